@@ -1,0 +1,291 @@
+"""The bodies of the event-driven processes: steps, hooks, data deletion, auto-resume, connectors."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from wfkit._builder import ConnectorSpec, StepSpec
+from wfkit._control import AUTO_PAUSE_REASON, next_version
+from wfkit._errors import CodecError, RecordNotFound, WfkitError
+from wfkit._ids import stable_shard
+from wfkit._options import ProcessOptions
+from wfkit._process import Process, consume
+from wfkit._record import Event, Header, Record, delete_topic, run_state_change_topic, topic
+from wfkit._runstate import RunState
+from wfkit._runtime import Runtime, call
+
+if TYPE_CHECKING:
+    from wfkit._workflow import Workflow
+
+DELETED_MARKER = b'{"result":"deleted"}'
+
+
+class StaleRecord(WfkitError):
+    """The store returned an older version than the event announces (a lagging replica): retry."""
+
+    def __init__(self, run_id: str, stored: int, event: int) -> None:
+        super().__init__(
+            f"stale record lookup: run {run_id} is at version {stored}, the event announces {event}"
+        )
+
+
+class StepFailed(WfkitError):
+    """A step function raised or returned something invalid; the event will be retried."""
+
+    def __init__(self, process: str, run_id: str, error: BaseException) -> None:
+        self.error = error
+        super().__init__(f"consumer error in {process} for run {run_id}: {error!r}")
+
+
+async def current_record(rt: Runtime, proc: Process, event: Event, status: int | None) -> Record | None:
+    """The record an event is about, or None when the event is stale, duplicate or not for us."""
+    try:
+        record = await rt.store.lookup(event.key)
+    except RecordNotFound:
+        proc.metrics.skip("record not found")
+        return None
+    announced = int(event.headers.get(Header.RECORD_VERSION, 0))
+    if record.meta.version > announced:
+        proc.metrics.skip("event record version lower than latest record version")
+        return None
+    if record.meta.version < announced:
+        raise StaleRecord(record.run_id, record.meta.version, announced)
+    if record.run_state.stopped:
+        proc.metrics.skip("record stopped")
+        rt.debug_log("Skipping consumption of stopped workflow record", run_id=record.run_id)
+        return None
+    if status is not None and record.status != status:
+        proc.metrics.skip("record status not in expected state")
+        return None
+    return record
+
+
+def step_body(rt: Runtime, step: StepSpec, opts: ProcessOptions, shard: tuple[int, int]) -> Any:
+    """The body of `<status>-consumer-i-of-n`: run the step for each event of its status."""
+    limit = opts.pause_after_errors or 0
+    time_limit = opts.time_limit
+
+    async def body(proc: Process) -> None:
+        async def handle(event: Event) -> None:
+            record = await current_record(rt, proc, event, step.status)
+            if record is None:
+                return
+            try:
+                obj = rt.decode(record)
+            except CodecError as exc:
+                await rt.pause_undecodable(record, exc)
+                return
+            run = rt.make_run(record, obj)
+            try:
+                if time_limit is None:
+                    result = await call(step.fn, run)
+                else:
+                    async with asyncio.timeout(time_limit):
+                        result = await call(step.fn, run)
+                new = rt.next_for(record, run, result, step.to)
+            except Exception as exc:
+                if await rt.maybe_pause(proc, limit, record, exc):
+                    return
+                raise StepFailed(proc.name, record.run_id, exc) from exc
+            rt.clear_errors(proc, record.run_id)
+            await rt.apply(record, new, proc.metrics)
+
+        await consume(
+            rt,
+            proc,
+            topic(rt.name, step.status),
+            handle,
+            poll=_f(opts.polling_frequency),
+            lag=_td(opts.lag),
+            lag_alert=_td(opts.lag_alert),
+            shard=shard,
+        )
+
+    return body
+
+
+def hook_body(rt: Runtime, state: RunState, fn: Any, opts: ProcessOptions) -> Any:
+    """The body of `<state>-run-state-change-hook-consumer`: call the hook for each such change."""
+    wanted = str(int(state))
+
+    async def body(proc: Process) -> None:
+        async def handle(event: Event) -> None:
+            try:
+                record = await rt.store.lookup(event.key)
+            except RecordNotFound:
+                proc.metrics.skip("record not found")
+                return
+            try:
+                obj = rt.decode(record)
+            except CodecError:
+                proc.metrics.skip("unable to unmarshal object")
+                return
+            await call(fn, rt.make_run(record, obj))
+
+        await consume(
+            rt,
+            proc,
+            run_state_change_topic(rt.name),
+            handle,
+            poll=_f(opts.polling_frequency),
+            lag=timedelta(0),
+            lag_alert=_td(opts.lag_alert),
+            accept=lambda e: e.headers.get(Header.RUN_STATE) == wanted,
+        )
+
+    return body
+
+
+def delete_body(rt: Runtime, custom_delete: Any, opts: ProcessOptions) -> Any:
+    """The body of `delete-consumer`: scrub the object of runs whose data deletion was requested."""
+
+    async def body(proc: Process) -> None:
+        async def handle(event: Event) -> None:
+            try:
+                record = await rt.store.lookup(event.key)
+            except RecordNotFound:
+                proc.metrics.skip("record not found")
+                return
+            if record.run_state is not RunState.REQUESTED_DATA_DELETED:
+                proc.metrics.skip("record status not in expected state")
+                return
+            if custom_delete is None:
+                scrubbed = DELETED_MARKER
+            else:
+                obj = rt.decode(record)
+                await call(custom_delete, obj)
+                scrubbed = rt.codec.encode(obj)
+            new = next_version(
+                record,
+                rt.clock.now(),
+                run_state=RunState.DATA_DELETED,
+                obj=scrubbed,
+                reason=record.meta.run_state_reason,
+            )
+            await rt.apply(record, new, proc.metrics)
+
+        await consume(
+            rt,
+            proc,
+            delete_topic(rt.name),
+            handle,
+            poll=_f(opts.polling_frequency),
+            lag=timedelta(0),
+            lag_alert=_td(opts.lag_alert),
+        )
+
+    return body
+
+
+def paused_retry_body(rt: Runtime, resume_after: timedelta, opts: ProcessOptions) -> Any:
+    """The body of `paused-records-retry-consumer`: resume auto-paused runs `resume_after` later."""
+    paused = str(int(RunState.PAUSED))
+    alert = (
+        3 * resume_after if 3 * resume_after >= timedelta(minutes=1) else resume_after + timedelta(minutes=5)
+    )
+
+    async def body(proc: Process) -> None:
+        async def handle(event: Event) -> None:
+            try:
+                record = await rt.store.lookup(event.key)
+            except RecordNotFound:
+                proc.metrics.skip("record not found")
+                return
+            if record.run_state is not RunState.PAUSED or record.meta.run_state_reason != AUTO_PAUSE_REASON:
+                proc.metrics.skip("record status not in expected state")
+                return
+            if record.updated_at > rt.clock.now() - resume_after:
+                proc.metrics.skip("record status not in expected state")
+                return
+            new = next_version(record, rt.clock.now(), run_state=RunState.RUNNING)
+            await rt.apply(record, new, proc.metrics)
+
+        await consume(
+            rt,
+            proc,
+            run_state_change_topic(rt.name),
+            handle,
+            poll=_f(opts.polling_frequency),
+            lag=resume_after,
+            lag_alert=alert,
+            accept=lambda e: e.headers.get(Header.RUN_STATE) == paused,
+        )
+
+    return body
+
+
+def outbox_body(rt: Runtime, opts: ProcessOptions, limit: int = 1000) -> Any:
+    """The body of `outbox-consumer`: publish committed outbox events, then delete them."""
+    poll = _f(opts.polling_frequency)
+
+    async def body(proc: Process) -> None:
+        senders: dict[str, Any] = {}
+        store, streamer, wake = rt.store, rt.streamer, rt.outbox_wake
+        try:
+            while True:
+                wake.clear()
+                events = await store.list_outbox(rt.name, limit)
+                if not events:
+                    await _wait(wake, poll)
+                    continue
+                now = rt.clock.now()
+                proc.metrics.lag.set((now - events[0].created_at).total_seconds())
+                for ev in events:
+                    sender = senders.get(ev.topic)
+                    if sender is None:
+                        sender = senders[ev.topic] = await streamer.sender(ev.topic)
+                    await sender.send(ev.key, ev.type, ev.headers)
+                    await store.delete_outbox(ev.id)
+                proc.ok()
+        finally:
+            for sender in senders.values():
+                await sender.close()
+
+    return body
+
+
+def connector_body(
+    rt: Runtime, wf: Workflow[Any, Any], spec: ConnectorSpec, opts: ProcessOptions, shard: tuple[int, int]
+) -> Any:
+    """The body of `<name>-connector-to-<workflow>-consumer-i-of-n`: feed external events to `fn`."""
+    index, count = shard
+    lag = _td(opts.lag)
+
+    async def body(proc: Process) -> None:
+        consumer = await spec.connector.consumer(proc.role)
+        try:
+            while True:
+                event = await consumer.recv()
+                if lag and event.created_at is not None:
+                    await rt.clock.sleep_until(event.created_at + lag)
+                if count > 1 and stable_shard(event.id, count) != index - 1:
+                    proc.metrics.skip("filtered out")
+                else:
+                    await call(spec.fn, wf, event)
+                await consumer.ack(event)
+                proc.ok()
+        finally:
+            await consumer.close()
+
+    return body
+
+
+async def _wait(wake: asyncio.Event, timeout: float) -> None:
+    if wake.is_set():
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            await wake.wait()
+    except TimeoutError:
+        pass
+
+
+def _f(value: float | None) -> float:
+    assert value is not None  # resolved options always carry a value
+    return value
+
+
+def _td(value: timedelta | None) -> timedelta:
+    return value if value is not None else timedelta(0)

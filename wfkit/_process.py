@@ -1,0 +1,147 @@
+"""The process loop every consumer runs: hold a role, do the work, back off on errors."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from wfkit._errors import RoleLost
+from wfkit._ids import stable_shard
+from wfkit._metrics import ProcessMetrics
+from wfkit._options import Backoff
+from wfkit._record import Event
+
+if TYPE_CHECKING:
+    from wfkit._runtime import Runtime
+
+
+class ProcessState(enum.IntEnum):
+    """What a process is doing (luno's numbers, also the `workflow_process_states` gauge value)."""
+
+    UNKNOWN = 0
+    SHUTDOWN = 1
+    RUNNING = 2
+    IDLE = 3
+
+
+@dataclass(slots=True)
+class Process:
+    """One long-lived activity of a workflow, exclusive across the deployment through its role."""
+
+    name: str
+    role: str
+    body: Callable[[Process], Awaitable[None]]
+    backoff: Backoff
+    metrics: ProcessMetrics
+    failures: int = field(default=0)
+
+    def ok(self) -> None:
+        """Work succeeded: the next error backs off from the start again."""
+        self.failures = 0
+
+
+async def run_process(rt: Runtime, proc: Process) -> None:
+    """Loop until the workflow stops: wait for the role, run the body, back off after an error."""
+    log = rt.log
+    try:
+        while True:
+            rt.set_state(proc, ProcessState.IDLE)
+            try:
+                async with rt.roles.hold(proc.role):
+                    rt.set_state(proc, ProcessState.RUNNING)
+                    await proc.body(proc)
+                return
+            except RoleLost:
+                log.debug("role lost", extra={"workflow": rt.name, "process": proc.name})
+                continue
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if rt.stopping or task is None or task.cancelling() > 1:
+                    raise
+                task.uncancel()  # a role loss that landed after its body ended
+                continue
+            except Exception as exc:
+                proc.failures += 1
+                proc.metrics.errors.inc()
+                log.error(
+                    "run error [role=%s], [process=%s]: %s",
+                    proc.role,
+                    proc.name,
+                    exc,
+                    extra={"workflow": rt.name, "process": proc.name, "role": proc.role},
+                    exc_info=rt.debug,
+                )
+                await asyncio.sleep(proc.backoff.delay(proc.failures, rt.ids.random))
+    finally:
+        rt.set_state(proc, ProcessState.SHUTDOWN)
+
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+async def consume(
+    rt: Runtime,
+    proc: Process,
+    topic: str,
+    handler: Handler,
+    *,
+    poll: float,
+    lag: timedelta,
+    lag_alert: timedelta,
+    shard: tuple[int, int] = (1, 1),
+    accept: Callable[[Event], bool] | None = None,
+) -> None:
+    """Feed each event of `topic` to `handler`, acking only after it returns (at-least-once).
+
+    The receiver is named by the process's role, so a restarted process resumes at its cursor and
+    an event whose handler failed is delivered again after the backoff. Events of other shards or
+    refused by `accept` are acked without handling.
+    """
+    receiver = await rt.streamer.receiver(topic, proc.role, poll_frequency=poll)
+    index, count = shard
+    clock = rt.clock
+    m = proc.metrics
+    loop = asyncio.get_running_loop()
+    alert = lag_alert.total_seconds()
+    try:
+        while True:
+            event = await receiver.recv()
+            if lag:
+                await clock.sleep_until(event.created_at + lag)
+            behind = (clock.now() - event.created_at).total_seconds()
+            m.lag.set(behind)
+            if alert > 0:
+                m.lag_alert.set(1 if behind > alert else 0)
+            if (count > 1 and stable_shard(event.key, count) != index - 1) or (
+                accept is not None and not accept(event)
+            ):
+                m.skip("filtered out")
+                await receiver.ack(event)
+                continue
+            started = loop.time()
+            await handler(event)
+            await receiver.ack(event)
+            m.latency.observe(loop.time() - started)
+            proc.ok()
+    finally:
+        await receiver.close()
+
+
+async def wait_for_wake(wake: asyncio.Event, timeout: float) -> None:
+    """Wait until `wake` is set or `timeout` seconds pass (infrastructure time), then clear it."""
+    if not wake.is_set():
+        try:
+            async with asyncio.timeout(timeout):
+                await wake.wait()
+        except TimeoutError:
+            pass
+    wake.clear()
+
+
+def setup_logger(logger: logging.Logger | None) -> logging.Logger:
+    return logger if logger is not None else logging.getLogger("wfkit")

@@ -1,0 +1,157 @@
+"""Plain, wire-compatible data the ports exchange: records, events, outbox events, timeouts."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from wfkit._runstate import RunState
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """Bookkeeping a store keeps with each record version."""
+
+    version: int = 0
+    run_state_reason: str = ""
+    status_description: str = ""
+    trace_origin: str = ""
+    traceparent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One version of a run as stored: the object is the codec's bytes."""
+
+    workflow_name: str
+    foreign_id: str
+    run_id: str
+    run_state: RunState
+    status: int
+    object: bytes
+    created_at: datetime
+    updated_at: datetime
+    meta: Meta = field(default_factory=Meta)
+
+    @property
+    def version(self) -> int:
+        return self.meta.version
+
+    def replace(self, **changes: Any) -> Record:
+        """A copy with fields changed (records are immutable)."""
+        return dataclasses.replace(self, **changes)
+
+
+class Header(enum.StrEnum):
+    """Header keys every workflow event carries."""
+
+    WORKFLOW_NAME = "workflow_name"
+    FOREIGN_ID = "foreign_id"
+    TOPIC = "topic"
+    RUN_ID = "run_id"
+    RUN_STATE = "run_state"
+    RECORD_VERSION = "record_version"
+    TRACEPARENT = "traceparent"
+    CONNECTOR_DATA = "connector_data"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event as a receiver delivers it: `key` is the run id, `type` the status number."""
+
+    id: int
+    key: str
+    type: int
+    headers: Mapping[str, str]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """An event written atomically with a record version, waiting for the relay to publish it."""
+
+    id: str
+    workflow_name: str
+    topic: str
+    key: str
+    type: int
+    headers: Mapping[str, str]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutRecord:
+    """A scheduled timeout of a run at a status."""
+
+    id: int
+    workflow_name: str
+    foreign_id: str
+    run_id: str
+    status: int
+    expire_at: datetime
+    created_at: datetime
+    completed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorEvent:
+    """An event from outside the workflow, fed in through a connector."""
+
+    id: str
+    foreign_id: str
+    type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+def topic(workflow_name: str, status: int) -> str:
+    """The topic of a status: `<workflow>-<status number>`."""
+    return f"{workflow_name.replace(' ', '_')}-{status}"
+
+
+def run_state_change_topic(workflow_name: str) -> str:
+    """The topic of paused, cancelled, completed and data-deleted runs."""
+    return f"{workflow_name.replace(' ', '_')}-run-state-change"
+
+
+def delete_topic(workflow_name: str) -> str:
+    """The topic of runs whose data deletion was requested."""
+    return f"{workflow_name.replace(' ', '_')}-delete"
+
+
+def topic_for(record: Record) -> str:
+    """Route a record version's event by run state, as luno does."""
+    state = record.run_state
+    if state is RunState.INITIATED or state is RunState.RUNNING:
+        return topic(record.workflow_name, record.status)
+    if state is RunState.REQUESTED_DATA_DELETED:
+        return delete_topic(record.workflow_name)
+    return run_state_change_topic(record.workflow_name)
+
+
+def outbox_event_for(record: Record) -> OutboxEvent:
+    """The one outbox event a store writes with `record`; its id is unique per run version."""
+    t = topic_for(record)
+    headers = {
+        Header.WORKFLOW_NAME.value: record.workflow_name,
+        Header.FOREIGN_ID.value: record.foreign_id,
+        Header.TOPIC.value: t,
+        Header.RUN_ID.value: record.run_id,
+        Header.RUN_STATE.value: str(int(record.run_state)),
+        Header.RECORD_VERSION.value: str(record.meta.version),
+    }
+    if record.meta.traceparent:
+        headers[Header.TRACEPARENT.value] = record.meta.traceparent
+    return OutboxEvent(
+        id=f"outbox-id-{record.run_id}-{record.meta.version}",
+        workflow_name=record.workflow_name,
+        topic=t,
+        key=record.run_id,
+        type=record.status,
+        headers=headers,
+        created_at=record.updated_at,
+    )

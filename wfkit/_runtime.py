@@ -1,0 +1,239 @@
+"""The engine's shared core: ports, codec, clock, and the one write path every transition takes."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from wfkit._builder import Spec
+from wfkit._clock import Clock
+from wfkit._codec import Codec
+from wfkit._control import AUTO_PAUSE_REASON, next_version
+from wfkit._errors import CodecError, InvalidTransition, VersionConflict
+from wfkit._graph import WorkflowInfo
+from wfkit._ids import IdSource
+from wfkit._metrics import Metrics, ProcessMetrics
+from wfkit._ports import EventStreamer, RecordStore, RoleScheduler, TimeoutStore
+from wfkit._process import Process, ProcessState
+from wfkit._record import Record
+from wfkit._run import Cancel, Pause, Run, SaveAndRepeat, Skip
+from wfkit._runstate import RunState
+
+
+async def call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a user function that may be plain or async."""
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class Runtime:
+    """State shared by a workflow's processes; created by `Workflow`, never by users."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        info: WorkflowInfo,
+        streamer: EventStreamer,
+        store: RecordStore,
+        roles: RoleScheduler,
+        timeouts: TimeoutStore | None,
+        clock: Clock,
+        codec: Codec,
+        ids: IdSource,
+        metrics: Metrics,
+        log: logging.Logger,
+        debug: bool,
+    ) -> None:
+        self.spec = spec
+        self.info = info
+        self.name = spec.name
+        self.streamer = streamer
+        self.store = store
+        self.roles = roles
+        self.timeouts = timeouts
+        self.clock = clock
+        self.codec = codec
+        self.ids = ids
+        self.metrics = metrics
+        self.log = log
+        self.debug = debug
+        self.stopping = False
+        self.states: dict[str, ProcessState] = {}
+        self.outbox_wake = asyncio.Event()
+        self.timeout_wakes: dict[int, asyncio.Event] = {}
+        self.error_counts: dict[tuple[str, str], int] = {}
+        self._terminals = frozenset(info.terminals)
+        self._status_type = spec.status_type
+        self._changed: asyncio.Event | None = None
+        self._run_state_labels = {s: s.label for s in RunState}
+
+    # -- observation -----------------------------------------------------------------------------
+
+    def set_state(self, proc: Process, state: ProcessState) -> None:
+        self.states[proc.name] = state
+        proc.metrics.state.set(int(state))
+
+    def notify(self) -> None:
+        """Wake everything waiting for a change this process made (testing helpers, awaiters)."""
+        self.outbox_wake.set()
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
+
+    async def changed(self, timeout: float) -> None:
+        """Wait for the next local change, or `timeout` seconds for changes made elsewhere."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        event = self._changed
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except TimeoutError:
+            pass
+
+    def process_metrics(self, process: str) -> ProcessMetrics:
+        return ProcessMetrics(self.metrics, self.name, process)
+
+    def debug_log(self, msg: str, **meta: object) -> None:
+        if self.debug:
+            self.log.debug(msg, extra={"workflow": self.name, "meta": meta})
+
+    # -- the write path ----------------------------------------------------------------------------
+
+    async def commit(self, record: Record, previous: RunState) -> None:
+        """Store a version (compare-and-set + outbox, atomically) and wake the relay."""
+        await self.store.store(record)
+        if previous is not record.run_state:
+            self.metrics.run_state_changes.labels(
+                self.name, self._run_state_labels[previous], self._run_state_labels[record.run_state]
+            ).inc()
+        self.notify()
+
+    def status_name(self, status: int) -> str:
+        return self.info.name_of(status)
+
+    def is_terminal(self, status: int) -> bool:
+        return status in self._terminals
+
+    def decode(self, record: Record) -> Any:
+        return self.codec.decode(record.object, self.spec.object_type)
+
+    def codec_check(self, obj: Any) -> bytes:
+        """Encode a new run's object, refusing one that would not decode back equal."""
+        check = getattr(self.codec, "check_round_trip", None)
+        if check is not None:
+            data: bytes = check(obj, self.spec.object_type)
+            return data
+        data = self.codec.encode(obj)
+        if self.codec.decode(data, self.spec.object_type) != obj:
+            raise CodecError(f"{type(obj).__name__} does not survive an encode/decode round trip")
+        return data
+
+    def make_run(self, record: Record, obj: Any) -> Run[Any, Any]:
+        return Run(record, self._status_type(record.status), obj)
+
+    def next_for(
+        self, record: Record, run: Run[Any, Any], result: object, allowed: tuple[int, ...]
+    ) -> Record | None:
+        """The version a step's result asks for; None for skip; `InvalidTransition` if not allowed."""
+        now = self.clock.now()
+        if isinstance(result, enum.IntEnum | int) and not isinstance(result, bool):
+            status = int(result)
+            if status not in allowed:
+                raise InvalidTransition(
+                    self.name,
+                    self.status_name(record.status),
+                    _label(result, self),
+                    tuple(self.status_name(a) for a in allowed),
+                )
+            state = RunState.COMPLETED if status in self._terminals else RunState.RUNNING
+            return next_version(
+                record,
+                now,
+                status=status,
+                status_description=self.status_name(status),
+                run_state=state,
+                obj=self.codec.encode(run.object),
+            )
+        if isinstance(result, Skip):
+            return None
+        if isinstance(result, SaveAndRepeat):
+            return next_version(record, now, run_state=RunState.RUNNING, obj=self.codec.encode(run.object))
+        if isinstance(result, Pause):
+            return next_version(
+                record,
+                now,
+                run_state=RunState.PAUSED,
+                obj=self.codec.encode(run.object),
+                reason=result.reason,
+            )
+        if isinstance(result, Cancel):
+            return next_version(
+                record,
+                now,
+                run_state=RunState.CANCELLED,
+                obj=self.codec.encode(run.object),
+                reason=result.reason,
+            )
+        raise InvalidTransition(
+            self.name,
+            self.status_name(record.status),
+            result,
+            tuple(self.status_name(a) for a in allowed),
+        )
+
+    async def apply(self, record: Record, new: Record | None, proc: ProcessMetrics | None) -> bool:
+        """Commit `new` if any; a lost race is a skip (the winner's event drives the run on)."""
+        if new is None:
+            if proc is not None:
+                proc.skip("next value specified skip")
+            return False
+        try:
+            await self.commit(new, record.run_state)
+        except VersionConflict:
+            if proc is not None:
+                proc.skip("version conflict")
+            self.debug_log("skipping update: record changed meanwhile", run_id=record.run_id)
+            return False
+        return True
+
+    async def pause_undecodable(self, record: Record, error: CodecError) -> None:
+        """A record whose object will not decode is paused with the reason; consumers move on."""
+        reason = f"object does not decode: {error}"
+        self.log.warning("pausing run %s: %s", record.run_id, reason, extra={"workflow": self.name})
+        new = next_version(record, self.clock.now(), run_state=RunState.PAUSED, reason=reason)
+        await self.apply(record, new, None)
+
+    async def maybe_pause(self, proc: Process, limit: int, record: Record, error: BaseException) -> bool:
+        """Count a failure of the run in this process; pause it once `limit` failures in a row."""
+        key = (proc.name, record.run_id)
+        count = self.error_counts.get(key, 0) + 1
+        if limit <= 0 or count < limit:
+            self.error_counts[key] = count
+            return False
+        self.error_counts.pop(key, None)
+        new = next_version(record, self.clock.now(), run_state=RunState.PAUSED, reason=AUTO_PAUSE_REASON)
+        await self.apply(record, new, proc.metrics)
+        self.log.info(
+            "paused record after exceeding allowed error count (%d): %s",
+            limit,
+            error,
+            extra={"workflow": self.name, "run_id": record.run_id, "process": proc.name},
+        )
+        return True
+
+    def clear_errors(self, proc: Process, run_id: str) -> None:
+        if self.error_counts:
+            self.error_counts.pop((proc.name, run_id), None)
+
+
+def _label(result: object, rt: Runtime) -> str:
+    if isinstance(result, enum.Enum):
+        return f"{type(result).__name__}.{result.name}"
+    return rt.status_name(int(result))  # type: ignore[call-overload]

@@ -1,0 +1,64 @@
+"""`Workflow.schedule`: trigger a run for a foreign id at every slot of a cron spec."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from wfkit._cron import CronSchedule
+from wfkit._errors import RecordNotFound, WorkflowInProgress
+from wfkit._options import BUILT_IN_DEFAULTS, ProcessOptions
+from wfkit._plan import role_name
+from wfkit._process import Process
+from wfkit._runtime import Runtime, call
+
+if TYPE_CHECKING:
+    from wfkit._workflow import Workflow
+
+
+def schedule_process(
+    wf: Workflow[Any, Any],
+    rt: Runtime,
+    foreign_id: str,
+    spec: str,
+    initial: Any,
+    allow: Callable[[], Awaitable[bool] | bool] | None,
+    defaults: ProcessOptions,
+) -> Process:
+    """The process `<foreign id>-scheduler-<spec>`.
+
+    The first slot is the one after the foreign id's latest run was created (or after now), so a
+    restarted scheduler catches up at most one missed slot. A slot where a run is still active,
+    or where `allow()` says no, is skipped.
+    """
+    cron = CronSchedule.parse(spec)
+    opts = defaults.merged_over(BUILT_IN_DEFAULTS)
+
+    async def body(proc: Process) -> None:
+        last: datetime | None = None
+        while True:
+            if last is None:
+                try:
+                    last = (await rt.store.latest(rt.name, foreign_id)).created_at
+                except RecordNotFound:
+                    last = rt.clock.now()
+            await rt.clock.sleep_until(cron.next_after(last))
+            allowed = True if allow is None else bool(await call(allow))
+            last = rt.clock.now()
+            if allowed:
+                try:
+                    await wf.trigger(foreign_id, initial=initial)
+                except WorkflowInProgress:
+                    rt.debug_log("scheduled slot skipped: run still active", foreign_id=foreign_id)
+            proc.ok()
+
+    process = role_name(foreign_id, "scheduler", spec)
+    assert opts.error_backoff is not None
+    return Process(
+        process,
+        role_name(rt.name, foreign_id, "scheduler", spec),
+        body,
+        opts.error_backoff,
+        rt.process_metrics(process),
+    )
