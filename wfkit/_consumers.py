@@ -231,7 +231,7 @@ def outbox_body(rt: Runtime, opts: ProcessOptions, limit: int = 1000) -> Any:
                     await _wait(wake, poll)
                     continue
                 now = rt.clock.now()
-                proc.metrics.lag.set((now - events[0].created_at).total_seconds())
+                proc.metrics.lag = (now - events[0].created_at).total_seconds()
                 for ev in events:
                     sender = senders.get(ev.topic)
                     if sender is None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from wfkit._errors import RoleLost
 from wfkit._ids import stable_shard
-from wfkit._metrics import ProcessMetrics
+from wfkit._metrics import ProcessStats
 from wfkit._options import Backoff
 from wfkit._record import Event
 
@@ -37,7 +37,7 @@ class Process:
     role: str
     body: Callable[[Process], Awaitable[None]]
     backoff: Backoff
-    metrics: ProcessMetrics
+    metrics: ProcessStats
     failures: int = field(default=0)
 
     def ok(self) -> None:
@@ -67,7 +67,7 @@ async def run_process(rt: Runtime, proc: Process) -> None:
                 continue
             except Exception as exc:
                 proc.failures += 1
-                proc.metrics.errors.inc()
+                proc.metrics.errors += 1
                 log.error(
                     "run error [role=%s], [process=%s]: %s",
                     proc.role,
@@ -114,9 +114,9 @@ async def consume(
             if lag:
                 await clock.sleep_until(event.created_at + lag)
             behind = (clock.now() - event.created_at).total_seconds()
-            m.lag.set(behind)
+            m.lag = behind
             if alert > 0:
-                m.lag_alert.set(1 if behind > alert else 0)
+                m.lag_alert = 1 if behind > alert else 0
             if (count > 1 and stable_shard(event.key, count) != index - 1) or (
                 accept is not None and not accept(event)
             ):
@@ -126,7 +126,7 @@ async def consume(
             started = loop.time()
             await handler(event)
             await receiver.ack(event)
-            m.latency.observe(loop.time() - started)
+            m.observe(loop.time() - started)
             proc.ok()
     finally:
         await receiver.close()

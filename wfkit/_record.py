@@ -123,10 +123,17 @@ def delete_topic(workflow_name: str) -> str:
     return f"{workflow_name.replace(' ', '_')}-delete"
 
 
+_RUN_STATE_TEXT = {state: str(int(state)) for state in RunState}
+_STATUS_TOPIC_STATES = frozenset({RunState.INITIATED, RunState.RUNNING})
+_H_WORKFLOW, _H_FOREIGN_ID, _H_TOPIC = Header.WORKFLOW_NAME.value, Header.FOREIGN_ID.value, Header.TOPIC.value
+_H_RUN_ID, _H_RUN_STATE, _H_VERSION = Header.RUN_ID.value, Header.RUN_STATE.value, Header.RECORD_VERSION.value
+_H_TRACEPARENT = Header.TRACEPARENT.value
+
+
 def topic_for(record: Record) -> str:
     """Route a record version's event by run state, as luno does."""
     state = record.run_state
-    if state is RunState.INITIATED or state is RunState.RUNNING:
+    if state in _STATUS_TOPIC_STATES:
         return topic(record.workflow_name, record.status)
     if state is RunState.REQUESTED_DATA_DELETED:
         return delete_topic(record.workflow_name)
@@ -136,18 +143,19 @@ def topic_for(record: Record) -> str:
 def outbox_event_for(record: Record) -> OutboxEvent:
     """The one outbox event a store writes with `record`; its id is unique per run version."""
     t = topic_for(record)
+    meta = record.meta
     headers = {
-        Header.WORKFLOW_NAME.value: record.workflow_name,
-        Header.FOREIGN_ID.value: record.foreign_id,
-        Header.TOPIC.value: t,
-        Header.RUN_ID.value: record.run_id,
-        Header.RUN_STATE.value: str(int(record.run_state)),
-        Header.RECORD_VERSION.value: str(record.meta.version),
+        _H_WORKFLOW: record.workflow_name,
+        _H_FOREIGN_ID: record.foreign_id,
+        _H_TOPIC: t,
+        _H_RUN_ID: record.run_id,
+        _H_RUN_STATE: _RUN_STATE_TEXT[record.run_state],
+        _H_VERSION: str(meta.version),
     }
-    if record.meta.traceparent:
-        headers[Header.TRACEPARENT.value] = record.meta.traceparent
+    if meta.traceparent:
+        headers[_H_TRACEPARENT] = meta.traceparent
     return OutboxEvent(
-        id=f"outbox-id-{record.run_id}-{record.meta.version}",
+        id=f"outbox-id-{record.run_id}-{meta.version}",
         workflow_name=record.workflow_name,
         topic=t,
         key=record.run_id,

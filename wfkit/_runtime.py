@@ -16,7 +16,7 @@ from wfkit._control import AUTO_PAUSE_REASON, next_version
 from wfkit._errors import CodecError, InvalidTransition, VersionConflict
 from wfkit._graph import WorkflowInfo
 from wfkit._ids import IdSource
-from wfkit._metrics import Metrics, ProcessMetrics
+from wfkit._metrics import Metrics, ProcessStats
 from wfkit._ports import EventStreamer, RecordStore, RoleScheduler, TimeoutStore
 from wfkit._process import Process, ProcessState
 from wfkit._record import Record
@@ -77,7 +77,7 @@ class Runtime:
 
     def set_state(self, proc: Process, state: ProcessState) -> None:
         self.states[proc.name] = state
-        proc.metrics.state.set(int(state))
+        proc.metrics.state = int(state)
 
     def notify(self) -> None:
         """Wake everything waiting for a change this process made (testing helpers, awaiters)."""
@@ -97,8 +97,8 @@ class Runtime:
         except TimeoutError:
             pass
 
-    def process_metrics(self, process: str) -> ProcessMetrics:
-        return ProcessMetrics(self.metrics, self.name, process)
+    def process_metrics(self, process: str) -> ProcessStats:
+        return self.metrics.process(self.name, process)
 
     def debug_log(self, msg: str, **meta: object) -> None:
         if self.debug:
@@ -110,9 +110,9 @@ class Runtime:
         """Store a version (compare-and-set + outbox, atomically) and wake the relay."""
         await self.store.store(record)
         if previous is not record.run_state:
-            self.metrics.run_state_changes.labels(
+            self.metrics.run_state_change(
                 self.name, self._run_state_labels[previous], self._run_state_labels[record.run_state]
-            ).inc()
+            )
         self.notify()
 
     def status_name(self, status: int) -> str:
@@ -188,7 +188,7 @@ class Runtime:
             tuple(self.status_name(a) for a in allowed),
         )
 
-    async def apply(self, record: Record, new: Record | None, proc: ProcessMetrics | None) -> bool:
+    async def apply(self, record: Record, new: Record | None, proc: ProcessStats | None) -> bool:
         """Commit `new` if any; a lost race is a skip (the winner's event drives the run on)."""
         if new is None:
             if proc is not None:

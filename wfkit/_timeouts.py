@@ -141,7 +141,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Proces
             await rt.apply(record, new, proc.metrics)
             break
         await store.complete(row.id)
-        proc.metrics.latency.observe(asyncio.get_running_loop().time() - started)
+        proc.metrics.observe(asyncio.get_running_loop().time() - started)
         rt.notify()
 
     async def body(proc: Process) -> None:

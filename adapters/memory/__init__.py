@@ -4,6 +4,7 @@ They are complete, fast and deterministic (no threads, no polling, no set iterat
 state only through the instances you pass around: one instance of each is one deployment.
 """
 
+from ._backend import backend
 from ._connector import Connector, ConnectorConsumer
 from ._roles import RoleScheduler
 from ._store import RecordStore
@@ -20,4 +21,5 @@ __all__ = [
     "Connector",
     "ConnectorConsumer",
     "ClosedError",
+    "backend",
 ]

@@ -27,9 +27,7 @@ class RecordStore:
     (outbox events carry the record's `updated_at`); `clock` is accepted like every memory adapter.
     """
 
-    def __init__(
-        self, clock: Clock | None = None, *, relay_to: EventStreamer | None = None
-    ) -> None:
+    def __init__(self, clock: Clock | None = None, *, relay_to: EventStreamer | None = None) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._relay_to = relay_to
         self._senders: dict[str, EventSender] = {}
@@ -133,9 +131,7 @@ class RecordStore:
             runs = filter(filters.matches, runs)
         return builtins.list(itertools.islice(runs, offset, offset + limit))
 
-    async def count(
-        self, workflow_name: str | None = None, *, filters: RecordFilter | None = None
-    ) -> int:
+    async def count(self, workflow_name: str | None = None, *, filters: RecordFilter | None = None) -> int:
         """How many runs `list` would page through."""
         if filters is None:
             if workflow_name is None:
@@ -150,9 +146,7 @@ class RecordStore:
         except KeyError:
             raise RecordNotFound(run_id=run_id) from None
 
-    async def list_outbox(
-        self, workflow_name: str, limit: int = 1000
-    ) -> builtins.list[OutboxEvent]:
+    async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
         """Unpublished outbox events of the workflow, oldest first."""
         events = self._outbox.get(workflow_name)
         if not events:

@@ -16,9 +16,7 @@ class ClosedError(WfkitError):
 
     def __init__(self, what: str) -> None:
         self.what = what
-        super().__init__(
-            f"{what} is closed: open a new one (one with the same name resumes from its cursor)"
-        )
+        super().__init__(f"{what} is closed: open a new one (one with the same name resumes from its cursor)")
 
 
 class _Topic:

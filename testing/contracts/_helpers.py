@@ -25,9 +25,7 @@ EventStreamerFactory: TypeAlias = Callable[[], AbstractAsyncContextManager[Event
 """Makes a fresh, empty event streamer; entered inside the test's event loop."""
 TimeoutStoreFactory: TypeAlias = Callable[[], AbstractAsyncContextManager[TimeoutStore]]
 """Makes a fresh, empty timeout store; entered inside the test's event loop."""
-RoleSchedulerFactory: TypeAlias = Callable[
-    [int], AbstractAsyncContextManager[builtins.list[RoleScheduler]]
-]
+RoleSchedulerFactory: TypeAlias = Callable[[int], AbstractAsyncContextManager[builtins.list[RoleScheduler]]]
 """Makes `instances` role schedulers of one fresh deployment (processes competing for roles)."""
 ConnectorFactory: TypeAlias = Callable[
     [builtins.list[ConnectorEvent]], AbstractAsyncContextManager[Connector]
@@ -49,7 +47,9 @@ def run(main: Coroutine[Any, Any, None]) -> None:
     asyncio.run(main)
 
 
-def using(factory: Callable[[], AbstractAsyncContextManager[P]], body: Callable[[P], Awaitable[None]]) -> None:
+def using(
+    factory: Callable[[], AbstractAsyncContextManager[P]], body: Callable[[P], Awaitable[None]]
+) -> None:
     """Enter a fresh adapter from `factory` inside the test's loop and run `body` with it."""
 
     async def main() -> None:

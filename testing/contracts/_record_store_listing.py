@@ -38,9 +38,7 @@ class RecordStoreListingCases:
     def record_store_factory(self) -> RecordStoreFactory:
         raise NotImplementedError("override the record_store_factory fixture in your subclass")
 
-    def _run(
-        self, factory: RecordStoreFactory, body: Callable[[RecordStore], Awaitable[None]]
-    ) -> None:
+    def _run(self, factory: RecordStoreFactory, body: Callable[[RecordStore], Awaitable[None]]) -> None:
         using(factory, body)
 
     def _paging_records(self) -> list[Record]:
@@ -210,8 +208,7 @@ class RecordStoreListingCases:
     def test_filter_by_created_at(self, record_store_factory: RecordStoreFactory) -> None:
         async def body(store: RecordStore) -> None:
             records = [
-                make_record(foreign_id=f"user-{i}", created_at=T0 + timedelta(seconds=i))
-                for i in range(10)
+                make_record(foreign_id=f"user-{i}", created_at=T0 + timedelta(seconds=i)) for i in range(10)
             ]
             await _store_all(store, records)
             minute = timedelta(minutes=1)

@@ -67,9 +67,7 @@ class RecordStoreContract(RecordStoreListingCases):
 
         self._run(record_store_factory, body)
 
-    def test_latest_is_the_most_recently_created_run(
-        self, record_store_factory: RecordStoreFactory
-    ) -> None:
+    def test_latest_is_the_most_recently_created_run(self, record_store_factory: RecordStoreFactory) -> None:
         async def body(store: RecordStore) -> None:
             first = make_record(run_state=RunState.COMPLETED, status=3)
             await store.store(first)
@@ -173,9 +171,7 @@ class RecordStoreContract(RecordStoreListingCases):
 
         self._run(record_store_factory, body)
 
-    def test_racing_writers_from_one_version_one_wins(
-        self, record_store_factory: RecordStoreFactory
-    ) -> None:
+    def test_racing_writers_from_one_version_one_wins(self, record_store_factory: RecordStoreFactory) -> None:
         async def body(store: RecordStore) -> None:
             v1 = make_record()
             await store.store(v1)
@@ -330,9 +326,7 @@ class RecordStoreContract(RecordStoreListingCases):
 
     # -- catalogue -----------------------------------------------------------------------
 
-    def test_catalogue_registers_and_lists_by_name(
-        self, record_store_factory: RecordStoreFactory
-    ) -> None:
+    def test_catalogue_registers_and_lists_by_name(self, record_store_factory: RecordStoreFactory) -> None:
         async def body(store: RecordStore) -> None:
             assert await store.workflows() == []
             orders = WorkflowInfo.from_edges(
@@ -346,9 +340,7 @@ class RecordStoreContract(RecordStoreListingCases):
             await store.register(orders)
             await store.register(accounts)
             assert await store.workflows() == [accounts, orders]
-            orders_v2 = WorkflowInfo.from_edges(
-                "orders", {1: "CREATED", 2: "PAID"}, (Edge(1, 2, "step"),)
-            )
+            orders_v2 = WorkflowInfo.from_edges("orders", {1: "CREATED", 2: "PAID"}, (Edge(1, 2, "step"),))
             await store.register(orders_v2)
             assert await store.workflows() == [accounts, orders_v2]
 
