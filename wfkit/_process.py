@@ -57,7 +57,7 @@ async def run_process(rt: Runtime, proc: Process) -> None:
                     await proc.body(proc)
                 return
             except RoleLost:
-                log.debug("role lost", extra={"workflow": rt.name, "process": proc.name})
+                log.debug("role lost", extra={"workflow": rt.name, "process_name": proc.name})
                 continue
             except asyncio.CancelledError:
                 task = asyncio.current_task()
@@ -73,7 +73,7 @@ async def run_process(rt: Runtime, proc: Process) -> None:
                     proc.role,
                     proc.name,
                     exc,
-                    extra={"workflow": rt.name, "process": proc.name, "role": proc.role},
+                    extra={"workflow": rt.name, "process_name": proc.name, "role": proc.role},
                     exc_info=rt.debug,
                 )
                 await asyncio.sleep(proc.backoff.delay(proc.failures, rt.ids.random))

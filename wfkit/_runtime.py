@@ -224,7 +224,7 @@ class Runtime:
             "paused record after exceeding allowed error count (%d): %s",
             limit,
             error,
-            extra={"workflow": self.name, "run_id": record.run_id, "process": proc.name},
+            extra={"workflow": self.name, "run_id": record.run_id, "process_name": proc.name},
         )
         return True
 
