@@ -382,13 +382,16 @@ def test_bad_option_values(kwargs: dict[str, Any], match: str) -> None:
     b = wfkit.Builder("opts", Doc, Status)
     with pytest.raises(wfkit.ConfigurationError, match=match):
         b.add_step(Status.START, step, Status.END, **kwargs)
-    with pytest.raises(wfkit.ConfigurationError):  # nothing half-added
-        b.build(memory.EventStreamer(), memory.RecordStore(), memory.RoleScheduler())
+    b.add_step(Status.START, step, Status.END)  # nothing was half-added by the failed call
 
 
-def test_timeout_and_connector_options_are_validated_too() -> None:
+def test_timeout_and_connector_options_are_validated_too(wfkit_env: WorkflowEnv) -> None:
     b = wfkit.Builder("opts", Doc, Status)
     with pytest.raises(wfkit.ConfigurationError, match="polling_frequency must be positive"):
         b.add_timeout(Status.START, wfkit.after(1), callback, Status.END, polling_frequency=0)
     with pytest.raises(wfkit.ConfigurationError, match="parallel must be an int >= 1"):
         b.add_connector("c", memory.Connector([]), step, parallel=0)
+    # The refused timeout left nothing behind: no timeout store is needed, no timeout process runs.
+    b.add_step(Status.START, step, Status.END)
+    wf = b.build(wfkit_env.streamer, wfkit_env.store, wfkit_env.roles)
+    assert wf.info.edges == (wfkit.Edge(Status.START, Status.END, "step"),)

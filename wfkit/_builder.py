@@ -177,14 +177,15 @@ class Builder(Generic[T, S]):
         dests = self._destinations(to, f"add_timeout({self._label(st)}, ...)")
         _require_callable(timer, "add_timeout (timer)")
         _require_callable(fn, "add_timeout")
-        self._spec.timeouts.setdefault(st, []).append(TimeoutSpec(st, timer, fn, dests))
-        self._spec.timeout_options[st] = ProcessOptions.of(
+        options = ProcessOptions.of(
             polling_frequency=polling_frequency,
             error_backoff=error_backoff,
             lag_alert=lag_alert,
             pause_after_errors=pause_after_errors,
             time_limit=time_limit,
         )
+        self._spec.timeouts.setdefault(st, []).append(TimeoutSpec(st, timer, fn, dests))
+        self._spec.timeout_options[st] = options
         self._add_edges(st, dests, "timeout")
         return self
 

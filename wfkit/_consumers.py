@@ -14,7 +14,7 @@ from wfkit._options import ProcessOptions
 from wfkit._process import Process, consume
 from wfkit._record import Event, Header, Record, delete_topic, run_state_change_topic, topic
 from wfkit._runstate import RunState
-from wfkit._runtime import Runtime, call
+from wfkit._runtime import Runtime, as_async, call
 
 if TYPE_CHECKING:
     from wfkit._workflow import Workflow
@@ -66,6 +66,7 @@ def step_body(rt: Runtime, step: StepSpec, opts: ProcessOptions, shard: tuple[in
     """The body of `<status>-consumer-i-of-n`: run the step for each event of its status."""
     limit = opts.pause_after_errors or 0
     time_limit = opts.time_limit
+    fn = as_async(step.fn)
 
     async def body(proc: Process) -> None:
         async def handle(event: Event) -> None:
@@ -80,10 +81,10 @@ def step_body(rt: Runtime, step: StepSpec, opts: ProcessOptions, shard: tuple[in
             run = rt.make_run(record, obj)
             try:
                 if time_limit is None:
-                    result = await call(step.fn, run)
+                    result = await fn(run)
                 else:
                     async with asyncio.timeout(time_limit):
-                        result = await call(step.fn, run)
+                        result = await fn(run)
                 new = rt.next_for(record, run, result, step.to)
             except Exception as exc:
                 if await rt.maybe_pause(proc, limit, record, exc):

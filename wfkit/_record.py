@@ -108,9 +108,15 @@ class ConnectorEvent:
     created_at: datetime | None = None
 
 
+_TOPICS: dict[tuple[str, int], str] = {}
+
+
 def topic(workflow_name: str, status: int) -> str:
     """The topic of a status: `<workflow>-<status number>`."""
-    return f"{workflow_name.replace(' ', '_')}-{status}"
+    found = _TOPICS.get((workflow_name, status))
+    if found is None:
+        found = _TOPICS[workflow_name, status] = f"{workflow_name.replace(' ', '_')}-{status}"
+    return found
 
 
 def run_state_change_topic(workflow_name: str) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import enum
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from wfkit._builder import Spec
@@ -30,6 +30,17 @@ async def call(fn: Callable[..., Any], *args: Any) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+def as_async(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """`fn` itself when it is a coroutine function, else a coroutine function calling it."""
+    if inspect.iscoroutinefunction(fn):
+        return fn
+
+    async def wrapper(*args: Any) -> Any:
+        return await call(fn, *args)
+
+    return wrapper
 
 
 class Runtime:
@@ -70,6 +81,7 @@ class Runtime:
         self.error_counts: dict[tuple[str, str], int] = {}
         self._terminals = frozenset(info.terminals)
         self._status_type = spec.status_type
+        self._members = {int(m): m for m in spec.status_type}
         self._changed: asyncio.Event | None = None
         self._run_state_labels = {s: s.label for s in RunState}
 
@@ -136,15 +148,17 @@ class Runtime:
         return data
 
     def make_run(self, record: Record, obj: Any) -> Run[Any, Any]:
-        return Run(record, self._status_type(record.status), obj)
+        status = self._members.get(record.status)
+        return Run(record, self._status_type(record.status) if status is None else status, obj)
 
     def next_for(
         self, record: Record, run: Run[Any, Any], result: object, allowed: tuple[int, ...]
     ) -> Record | None:
         """The version a step's result asks for; None for skip; `InvalidTransition` if not allowed."""
         now = self.clock.now()
-        if isinstance(result, enum.IntEnum | int) and not isinstance(result, bool):
-            status = int(result)
+        kind = type(result)
+        if kind is self._status_type or kind is int:
+            status = int(result)  # type: ignore[call-overload]
             if status not in allowed:
                 raise InvalidTransition(
                     self.name,

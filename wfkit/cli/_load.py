@@ -81,9 +81,7 @@ def _import(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
-            raise TargetError(
-                f"no module named {name!r} (looked in {os.getcwd()} and on sys.path)"
-            ) from None
+            raise TargetError(f"no module named {name!r} (looked in {os.getcwd()} and on sys.path)") from None
         raise TargetError(f"importing {name!r} failed: {exc}") from None
     except Exception as exc:
         raise TargetError(f"importing {name!r} failed: {type(exc).__name__}: {exc}") from None

@@ -35,9 +35,7 @@ def graph(
     ],
     format_: Annotated[
         Format | None,
-        typer.Option(
-            "--format", "-f", help="Output format (default: from --output's suffix, else mermaid)."
-        ),
+        typer.Option("--format", "-f", help="Output format (default: from --output's suffix, else mermaid)."),
     ] = None,
     output: Annotated[
         Path | None,
