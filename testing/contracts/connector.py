@@ -16,6 +16,7 @@ from wfkit._ports import Connector, ConnectorConsumer
 from wfkit._record import ConnectorEvent
 
 from ._helpers import ConnectorFactory, run, settle, within
+from ._workflow_cases import connector_triggers_runs
 
 __all__ = ["ConnectorContract", "ConnectorFactory"]
 
@@ -119,3 +120,15 @@ class ConnectorContract:
             await two.close()
 
         self._run(connector_factory, body)
+
+    def test_a_connector_feeds_a_workflow(self, connector_factory: ConnectorFactory) -> None:
+        events = [
+            ConnectorEvent(id="1", foreign_id="user-1", type="signed_up"),
+            ConnectorEvent(id="2", foreign_id="user-2", type="signed_up"),
+        ]
+
+        async def main() -> None:
+            async with connector_factory(events) as connector:
+                await connector_triggers_runs(connector, events, self.wait_seconds)
+
+        run(main())

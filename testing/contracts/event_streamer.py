@@ -16,6 +16,7 @@ from wfkit._ports import EventReceiver, EventStreamer
 from wfkit._record import Event, Header
 
 from ._helpers import EventStreamerFactory, settle, using, within
+from ._workflow_cases import sync_user_through
 
 __all__ = ["EventStreamerContract", "EventStreamerFactory"]
 
@@ -207,5 +208,13 @@ class EventStreamerContract:
                 await pending
             await a.close()
             await b.close()
+
+        self._run(event_streamer_factory, body)
+
+    def test_a_workflow_runs_end_to_end_through_the_streamer(
+        self, event_streamer_factory: EventStreamerFactory
+    ) -> None:
+        async def body(streamer: EventStreamer) -> None:
+            await sync_user_through(streamer, self.wait_seconds)
 
         self._run(event_streamer_factory, body)
