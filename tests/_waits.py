@@ -12,9 +12,7 @@ from wfkit.testing import FakeClock
 WAIT = 5.0  # seconds of real time before a wait gives up and the test fails
 
 
-async def eventually(
-    cond: Callable[[], bool | Awaitable[bool]], what: str, *, timeout: float = WAIT
-) -> None:
+async def eventually(cond: Callable[[], bool | Awaitable[bool]], what: str, *, timeout: float = WAIT) -> None:
     """Re-check `cond` (plain or async) at every turn of the loop until it holds."""
     try:
         async with asyncio.timeout(timeout):
@@ -35,5 +33,6 @@ async def sleeper_at(clock: FakeClock, when: datetime, *, timeout: float = WAIT)
     Stepping the clock before a process has computed its deadline from `now()` would move the
     deadline too; waiting for the sleeper first makes the step land where the test means it to.
     """
-    await eventually(lambda: clock.next_deadline == when, f"a sleeper on the clock until {when}",
-                     timeout=timeout)
+    await eventually(
+        lambda: clock.next_deadline == when, f"a sleeper on the clock until {when}", timeout=timeout
+    )

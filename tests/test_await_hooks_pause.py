@@ -13,9 +13,9 @@ from datetime import timedelta
 
 import pytest
 from _waits import eventually, sleeper_at
-from wfkit.testing import WorkflowEnv, require, wait_for
 
 import wfkit
+from wfkit.testing import WorkflowEnv, require, wait_for
 
 
 class Status(enum.IntEnum):

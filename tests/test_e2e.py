@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from _signup import SignUp, User, sign_up_builder
 from _waits import sleeper_at
-from wfkit.adapters import memory
-from wfkit.testing import WorkflowEnv, await_timeout_insert, require, trigger_callback_on
 
 import wfkit
+from wfkit.adapters import memory
+from wfkit.testing import WorkflowEnv, await_timeout_insert, require, trigger_callback_on
 
 # -- 1. the acceptance workflow: user sign-up ----------------------------------------------------
 

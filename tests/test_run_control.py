@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+
 import pytest
 from _waits import eventually
-from wfkit.testing import WorkflowEnv, wait_for
 
 import wfkit
 from wfkit import RunState
+from wfkit.testing import WorkflowEnv, wait_for
 
 
 class Status(enum.IntEnum):
@@ -310,8 +311,9 @@ async def test_delete_data_is_only_for_finished_runs(wfkit_env: WorkflowEnv) -> 
 
 
 def test_run_state_predicates() -> None:
-    finished = {RunState.COMPLETED, RunState.CANCELLED, RunState.DATA_DELETED, RunState.REQUESTED_DATA_DELETED}
-    stopped = {RunState.PAUSED, RunState.CANCELLED, RunState.DATA_DELETED, RunState.REQUESTED_DATA_DELETED}
+    deleted = {RunState.DATA_DELETED, RunState.REQUESTED_DATA_DELETED}
+    finished = {RunState.COMPLETED, RunState.CANCELLED, *deleted}
+    stopped = {RunState.PAUSED, RunState.CANCELLED, *deleted}
     assert [int(s) for s in RunState] == list(range(8))  # luno's numbers, wire-compatible
     for state in RunState:
         assert state.valid is (state is not RunState.UNKNOWN)

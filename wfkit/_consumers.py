@@ -220,6 +220,7 @@ def paused_retry_body(rt: Runtime, resume_after: timedelta, opts: ProcessOptions
 def outbox_body(rt: Runtime, opts: ProcessOptions, limit: int = 1000) -> Any:
     """The body of `outbox-consumer`: publish committed outbox events, then delete them."""
     poll = _f(opts.polling_frequency)
+    alert = _td(opts.lag_alert).total_seconds()
 
     async def body(proc: Process) -> None:
         senders: dict[str, Any] = {}
@@ -232,7 +233,10 @@ def outbox_body(rt: Runtime, opts: ProcessOptions, limit: int = 1000) -> Any:
                     await _wait(wake, poll)
                     continue
                 now = rt.clock.now()
-                proc.metrics.lag = (now - events[0].created_at).total_seconds()
+                behind = (now - events[0].created_at).total_seconds()
+                proc.metrics.lag = behind
+                if alert > 0:
+                    proc.metrics.lag_alert = 1 if behind > alert else 0
                 for ev in events:
                     sender = senders.get(ev.topic)
                     if sender is None:

@@ -42,6 +42,9 @@ def plan(
     """Every process of the workflow, in luno's launch order."""
     name = spec.name
     procs: list[Process] = []
+    # Resolve over the user's defaults as given, not pre-merged with the built-ins, so a lag
+    # set on a process or in `defaults=` still derives its lag alert (30 minutes past it).
+    user = config.defaults or ProcessOptions()
 
     def add(process: str, role: str, opts: ProcessOptions, body: Any) -> None:
         assert opts.error_backoff is not None
@@ -49,11 +52,11 @@ def plan(
 
     if config.outbox is not False:
         own = config.outbox if isinstance(config.outbox, ProcessOptions) else None
-        opts = resolve(own, _OUTBOX_DEFAULTS.merged_over(defaults))
+        opts = resolve(own, _OUTBOX_DEFAULTS.merged_over(user))
         add("outbox-consumer", role_name(name, "outbox-consumer"), opts, _consumers.outbox_body(rt, opts))
 
     for status, step in spec.steps.items():
-        opts = resolve(step.options, defaults)
+        opts = resolve(step.options, user)
         n = opts.parallel or 1
         label = rt.status_name(status)
         for i in range(1, n + 1):
@@ -66,7 +69,7 @@ def plan(
 
     if rt.timeouts is not None:
         for status, specs in spec.timeouts.items():
-            opts = resolve(spec.timeout_options.get(status), defaults)
+            opts = resolve(spec.timeout_options.get(status), user)
             label = rt.status_name(status)
             rt.timeout_wakes[status] = _event()
             add(
@@ -83,7 +86,7 @@ def plan(
             )
 
     for connector in spec.connectors.values():
-        opts = resolve(connector.options, defaults)
+        opts = resolve(connector.options, user)
         n = opts.parallel or 1
         for i in range(1, n + 1):
             process = role_name(connector.name, "connector-to", name, "consumer", i, "of", n)

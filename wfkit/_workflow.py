@@ -16,7 +16,7 @@ from wfkit import _schedule
 from wfkit._builder import Spec
 from wfkit._clock import Clock, SystemClock
 from wfkit._codec import Codec, JsonCodec
-from wfkit._control import Action, control
+from wfkit._control import Action, controlled
 from wfkit._errors import AwaitTimeout, ConfigurationError, StatusNotConfigured, WorkflowNotRunning
 from wfkit._graph import WorkflowInfo
 from wfkit._ids import IdSource, RandomIds
@@ -69,7 +69,7 @@ class Workflow(Generic[T, S]):
         self._spec = spec
         self._info = info
         self._config = config
-        defaults = (config.defaults or ProcessOptions()).merged_over(BUILT_IN_DEFAULTS)
+        defaults = (config.defaults or ProcessOptions()).resolved().merged_over(BUILT_IN_DEFAULTS)
         self._defaults = defaults
         self._rt = Runtime(
             spec,
@@ -305,9 +305,9 @@ class Workflow(Generic[T, S]):
 
     async def _control(self, run_id: str, action: Action, reason: str = "") -> None:
         rt = self._rt
-        record = await control(rt.store, run_id, action, rt.clock.now(), reason)
-        rt.notify()
-        del record
+        record = await rt.store.lookup(run_id)
+        new = controlled(record, action, rt.clock.now(), reason)
+        await rt.commit(new, record.run_state)  # compare-and-set, run-state metric, wake-up
 
     # -- diagrams --------------------------------------------------------------------------------
 

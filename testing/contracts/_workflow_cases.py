@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
-from wfkit import Builder, Connector, ConnectorEvent, EventStreamer, RandomIds, Run, RunState
+from wfkit import Builder, Connector, ConnectorEvent, EventStreamer, RandomIds, Run, RunState, Workflow
 from wfkit.adapters import memory
 from wfkit.testing._clock import FakeClock
 from wfkit.testing._helpers import await_timeout_insert, require

@@ -132,7 +132,9 @@ async def _drive(plan: list[Planned], console: Console) -> Outcome:
         except TimeoutError:
             raise WfkitError(f"the demo did not finish within {deadline:g} s") from None
         finally:
-            orders.cancel()
+            if not orders.done():
+                orders.cancel()
+                await asyncio.wait([orders])
         elapsed = loop.time() - started
         records = await wf.store.list(wf.name, limit=len(plan))
         transitions = 0
