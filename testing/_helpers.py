@@ -9,7 +9,16 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from wfkit import AwaitTimeout, Record, RecordNotFound, Run, StatusNotConfigured, TimeoutRecord, Workflow
+from wfkit import (
+    AwaitTimeout,
+    ConfigurationError,
+    Record,
+    RecordNotFound,
+    Run,
+    StatusNotConfigured,
+    TimeoutRecord,
+    Workflow,
+)
 from wfkit._run import ControlFn
 
 T = TypeVar("T")
@@ -128,8 +137,11 @@ async def await_timeout_insert(
     """Wait until a timeout for the run at `status` is scheduled; return it."""
     st = _node(wf, status)
     store = wf.timeout_store
-    if store is None:
-        raise StatusNotConfigured(wf.name, status)
+    if store is None or not any(e.source == st and e.kind == "timeout" for e in wf.info.edges):
+        raise ConfigurationError(
+            f"await_timeout_insert: workflow {wf.name!r} has no timeout at {status!r}, so none will "
+            f"ever be inserted; add_timeout({status!r}, ...) and build with a timeout_store"
+        )
 
     async def inserted() -> TimeoutRecord | None:
         for row in await store.list(wf.name):

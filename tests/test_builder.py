@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from _workflows import Doc, Status
-from wfkit.adapters import memory
-from wfkit.testing import WorkflowEnv
 
 import wfkit
 from wfkit._options import BUILT_IN_DEFAULTS
 from wfkit._plan import resolve
+from wfkit.adapters import memory
+from wfkit.testing import WorkflowEnv
 
 
 class Other(enum.IntEnum):
@@ -62,7 +62,7 @@ def test_status_zero_is_reserved() -> None:
         UNKNOWN = 0
         DONE = 1
 
-    with pytest.raises(wfkit.ConfigurationError, match="WithZero.UNKNOWN = 0") as exc:
+    with pytest.raises(wfkit.ConfigurationError, match=r"WithZero\.UNKNOWN = 0") as exc:
         wfkit.Builder("zero", Doc, WithZero)
     assert "must be positive" in one_line(exc)
 
@@ -149,9 +149,12 @@ def test_timeouts_need_a_timeout_store(wfkit_env: WorkflowEnv) -> None:
         b.build(wfkit_env.streamer, wfkit_env.store, wfkit_env.roles)
     assert "timeout_store=" in one_line(exc)
     # With one it builds.
-    assert b.build(
-        wfkit_env.streamer, wfkit_env.store, wfkit_env.roles, timeout_store=memory.TimeoutStore()
-    ).name == "timeouts"
+    assert (
+        b.build(
+            wfkit_env.streamer, wfkit_env.store, wfkit_env.roles, timeout_store=memory.TimeoutStore()
+        ).name
+        == "timeouts"
+    )
 
 
 def test_duplicate_connector_name() -> None:
@@ -243,8 +246,13 @@ async def test_a_self_loop_is_allowed_and_not_terminal(wfkit_env: WorkflowEnv) -
         run = await wf.await_status("doc", run_id, Status.END, timeout=5)
         assert run.object.steps == ["again"] * 3
         history = await wf.store.history(run_id)
-        assert [r.status for r in history] == [Status.START, Status.MIDDLE, Status.MIDDLE, Status.MIDDLE,
-                                               Status.END]
+        assert [r.status for r in history] == [
+            Status.START,
+            Status.MIDDLE,
+            Status.MIDDLE,
+            Status.MIDDLE,
+            Status.END,
+        ]
 
 
 # -- option resolution -------------------------------------------------------------------------

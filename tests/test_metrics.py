@@ -12,9 +12,9 @@ from datetime import timedelta
 from _waits import eventually, sleeper_at
 from _workflows import Doc, Status
 from prometheus_client import generate_latest
-from wfkit.testing import WorkflowEnv
 
 import wfkit
+from wfkit.testing import WorkflowEnv
 
 WF = "metrics"
 START = "start-consumer-1-of-1"
@@ -144,12 +144,17 @@ async def test_latency_histogram_per_consumer(wfkit_env: WorkflowEnv) -> None:
         )
     for process in (START, MIDDLE):
         assert value(wfkit_env, "workflow_process_latency_seconds_count", process_name=process) == 3
-        assert value(wfkit_env, "workflow_process_latency_seconds_bucket", process_name=process, le="+Inf") == 3
+        assert (
+            value(wfkit_env, "workflow_process_latency_seconds_bucket", process_name=process, le="+Inf") == 3
+        )
         assert value(wfkit_env, "workflow_process_latency_seconds_sum", process_name=process) >= 0  # type: ignore[operator]
     text = generate_latest(wfkit_env.registry).decode()
     assert "# TYPE workflow_process_latency_seconds histogram" in text
-    buckets = [line.split("le=")[1].split(",")[0] for line in text.splitlines()
-               if line.startswith("workflow_process_latency_seconds_bucket") and f'"{START}"' in line]
+    buckets = [
+        line.split("le=")[1].split(",")[0]
+        for line in text.splitlines()
+        if line.startswith("workflow_process_latency_seconds_bucket") and f'"{START}"' in line
+    ]
     assert buckets == ['"0.01"', '"0.1"', '"1.0"', '"5.0"', '"10.0"', '"60.0"', '"300.0"', '"+Inf"']
 
 
@@ -178,7 +183,10 @@ async def test_run_state_changes_are_counted_by_label(wfkit_env: WorkflowEnv) ->
 
     def changes(previous: str, current: str) -> float | None:
         return value(
-            wfkit_env, "workflow_run_state_changes_total", previous_run_state=previous, current_run_state=current
+            wfkit_env,
+            "workflow_run_state_changes_total",
+            previous_run_state=previous,
+            current_run_state=current,
         )
 
     async with wfkit_env.run(b) as wf:
@@ -203,9 +211,15 @@ async def test_run_control_counts_run_state_changes(wfkit_env: WorkflowEnv) -> N
         await wf.resume(run_id)
         await wf.cancel(run_id, "no longer wanted")
     for previous, current in [("Initiated", "Paused"), ("Paused", "Running"), ("Running", "Cancelled")]:
-        assert value(
-            wfkit_env, "workflow_run_state_changes_total", previous_run_state=previous, current_run_state=current
-        ) == 1, (previous, current)
+        assert (
+            value(
+                wfkit_env,
+                "workflow_run_state_changes_total",
+                previous_run_state=previous,
+                current_run_state=current,
+            )
+            == 1
+        ), (previous, current)
 
 
 async def test_skipped_events_counted_with_lunos_reason(wfkit_env: WorkflowEnv) -> None:
@@ -220,10 +234,15 @@ async def test_skipped_events_counted_with_lunos_reason(wfkit_env: WorkflowEnv) 
     async with wfkit_env.run(b) as wf:
         run_id = await wf.trigger("doc")
         await asyncio.wait_for(skipped.wait(), 5)
-        assert value(
-            wfkit_env, "workflow_process_skipped_events_count_total",
-            process_name=START, reason="next value specified skip",
-        ) == 1
+        assert (
+            value(
+                wfkit_env,
+                "workflow_process_skipped_events_count_total",
+                process_name=START,
+                reason="next value specified skip",
+            )
+            == 1
+        )
         assert [r.meta.version for r in await wf.store.history(run_id)] == [1]  # nothing written
 
 

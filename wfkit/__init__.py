@@ -29,6 +29,7 @@ from wfkit._errors import (
 )
 from wfkit._graph import Edge, WorkflowInfo
 from wfkit._ids import IdSource, RandomIds, stable_shard
+from wfkit._logging import JsonFormatter
 from wfkit._options import Backoff, ProcessOptions
 from wfkit._ports import (
     Connector,
@@ -112,6 +113,7 @@ __all__ = [
     "Codec",
     "JsonCodec",
     "IdSource",
+    "JsonFormatter",
     "RandomIds",
     "RoleScope",
     "stable_shard",

@@ -6,6 +6,7 @@ import asyncio
 import enum
 import inspect
 import logging
+import reprlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -198,7 +199,7 @@ class Runtime:
         raise InvalidTransition(
             self.name,
             self.status_name(record.status),
-            result,
+            _label(result, self),
             tuple(self.status_name(a) for a in allowed),
         )
 
@@ -250,4 +251,6 @@ class Runtime:
 def _label(result: object, rt: Runtime) -> str:
     if isinstance(result, enum.Enum):
         return f"{type(result).__name__}.{result.name}"
-    return rt.status_name(int(result))  # type: ignore[call-overload]
+    if type(result) is int:
+        return rt.status_name(result)
+    return reprlib.repr(result)  # not a status at all: say what it was, on one line

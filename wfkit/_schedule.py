@@ -35,8 +35,12 @@ def schedule_process(
     cron = CronSchedule.parse(spec)
     opts = defaults.merged_over(BUILT_IN_DEFAULTS)
 
+    # Kept across restarts of the body, so a slot whose filter or trigger failed is retried after
+    # the error backoff instead of being skipped.
+    last: datetime | None = None
+
     async def body(proc: Process) -> None:
-        last: datetime | None = None
+        nonlocal last
         while True:
             if last is None:
                 try:
@@ -45,12 +49,12 @@ def schedule_process(
                     last = rt.clock.now()
             await rt.clock.sleep_until(cron.next_after(last))
             allowed = True if allow is None else bool(await call(allow))
-            last = rt.clock.now()
             if allowed:
                 try:
                     await wf.trigger(foreign_id, initial=initial)
                 except WorkflowInProgress:
                     rt.debug_log("scheduled slot skipped: run still active", foreign_id=foreign_id)
+            last = rt.clock.now()
             proc.ok()
 
     process = role_name(foreign_id, "scheduler", spec)
