@@ -284,6 +284,11 @@ async def test_auto_resume_only_for_runs_paused_by_errors(wfkit_env: WorkflowEnv
         manual = await wf.store.lookup(manual_id)
     assert manual.run_state is wfkit.RunState.PAUSED
     assert manual.meta.run_state_reason == "needs a human"
+    # Never resumed (a resume would show as RUNNING, even if the step paused it again).
+    assert [r.run_state for r in await wfkit_env.store.history(manual_id)] == [
+        wfkit.RunState.INITIATED,
+        wfkit.RunState.PAUSED,
+    ]
 
 
 async def test_auto_resume_waits_for_the_delay(wfkit_env: WorkflowEnv) -> None:
@@ -304,6 +309,7 @@ async def test_auto_resume_waits_for_the_delay(wfkit_env: WorkflowEnv) -> None:
         # The retry consumer is parked on the clock until an hour after the pause.
         await sleeper_at(wfkit_env.clock, paused.updated_at + timedelta(hours=1))
         wfkit_env.clock.step(timedelta(minutes=59))
+        assert wfkit_env.clock.next_deadline == paused.updated_at + timedelta(hours=1)
         assert (await wf.store.lookup(run_id)).run_state is wfkit.RunState.PAUSED
         wfkit_env.clock.step(timedelta(minutes=1))
         await wf.await_status("andrew", run_id, Status.END, timeout=5)

@@ -64,11 +64,11 @@ async def test_helpers_refuse_a_status_not_in_the_graph(wfkit_env: WorkflowEnv) 
         run_id = await wf.trigger("andrew")
         for status in (Status.UNUSED, Other.START, 1):
             with pytest.raises(wfkit.StatusNotConfigured, match="misuse"):
-                await require(wf, "andrew", status, Name())  # type: ignore[arg-type]
+                await require(wf, "andrew", status, Name())  # type: ignore[misc]
             with pytest.raises(wfkit.StatusNotConfigured):
-                await trigger_callback_on(wf, "andrew", run_id, status, {})  # type: ignore[arg-type]
+                await trigger_callback_on(wf, "andrew", run_id, status, {})  # type: ignore[misc]
             with pytest.raises(wfkit.StatusNotConfigured):
-                await await_timeout_insert(wf, "andrew", run_id, status)  # type: ignore[arg-type]
+                await await_timeout_insert(wf, "andrew", run_id, status)  # type: ignore[misc]
 
 
 async def test_await_timeout_insert_refuses_a_status_without_a_timeout(wfkit_env: WorkflowEnv) -> None:

@@ -47,20 +47,20 @@ def next_version(
     """The record's next version: version + 1, `updated_at = now`, the given fields changed."""
     meta = record.meta
     return Record(
-        workflow_name=record.workflow_name,
-        foreign_id=record.foreign_id,
-        run_id=record.run_id,
-        run_state=record.run_state if run_state is None else run_state,
-        status=record.status if status is None else status,
-        object=record.object if obj is None else obj,
-        created_at=record.created_at,
-        updated_at=now,
-        meta=Meta(
-            version=meta.version + 1,
-            run_state_reason=reason,
-            status_description=meta.status_description if status_description is None else status_description,
-            trace_origin=meta.trace_origin,
-            traceparent=meta.traceparent,
+        record.workflow_name,
+        record.foreign_id,
+        record.run_id,
+        record.run_state if run_state is None else run_state,
+        record.status if status is None else status,
+        record.object if obj is None else obj,
+        record.created_at,
+        now,
+        Meta(
+            meta.version + 1,
+            reason,
+            meta.status_description if status_description is None else status_description,
+            meta.trace_origin,
+            meta.traceparent,
         ),
     )
 

@@ -1,4 +1,9 @@
-"""Plain, wire-compatible data the ports exchange: records, events, outbox events, timeouts."""
+"""Plain, wire-compatible data the ports exchange: records, events, outbox events, timeouts.
+
+These are values: nobody mutates one after creating it (use `Record.replace` for a changed copy),
+so stores may keep the objects they are given. They are not frozen dataclasses only because
+frozen construction costs three times as much, and several are built per transition.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any
 from wfkit._runstate import RunState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Meta:
     """Bookkeeping a store keeps with each record version."""
 
@@ -23,7 +28,7 @@ class Meta:
     traceparent: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
     """One version of a run as stored: the object is the codec's bytes."""
 
@@ -59,7 +64,7 @@ class Header(enum.StrEnum):
     CONNECTOR_DATA = "connector_data"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """An event as a receiver delivers it: `key` is the run id, `type` the status number."""
 
@@ -70,7 +75,7 @@ class Event:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OutboxEvent:
     """An event written atomically with a record version, waiting for the relay to publish it."""
 
@@ -83,7 +88,7 @@ class OutboxEvent:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimeoutRecord:
     """A scheduled timeout of a run at a status."""
 
@@ -161,11 +166,11 @@ def outbox_event_for(record: Record) -> OutboxEvent:
     if meta.traceparent:
         headers[_H_TRACEPARENT] = meta.traceparent
     return OutboxEvent(
-        id=f"outbox-id-{record.run_id}-{meta.version}",
-        workflow_name=record.workflow_name,
-        topic=t,
-        key=record.run_id,
-        type=record.status,
-        headers=headers,
-        created_at=record.updated_at,
+        f"outbox-id-{record.run_id}-{meta.version}",
+        record.workflow_name,
+        t,
+        record.run_id,
+        record.status,
+        headers,
+        record.updated_at,
     )

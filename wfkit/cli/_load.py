@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -51,17 +52,21 @@ def load_workflow(target: str) -> Builder[Any, Any] | Workflow[Any, Any]:
     obj = load_object(target)
     if not isinstance(obj, Builder | Workflow) and callable(obj) and not isinstance(obj, type):
         try:
-            obj = obj()
+            inspect.signature(obj).bind()
         except TypeError as exc:
             raise TargetError(f"{target} must be callable without arguments: {exc}") from None
+        except ValueError:
+            pass  # no signature to check (a builtin): just call it
+        try:
+            obj = obj()
         except ConfigurationError:
             raise
         except Exception as exc:
             raise TargetError(f"{target}() raised {type(exc).__name__}: {exc}") from None
     if not isinstance(obj, Builder | Workflow):
+        what = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
         raise TargetError(
-            f"{target} is a {type(obj).__name__}, not a wfkit.Builder, a wfkit.Workflow "
-            "or a function returning one"
+            f"{target} is {what}, not a wfkit.Builder, a wfkit.Workflow or a function returning one"
         )
     return obj
 

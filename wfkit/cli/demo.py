@@ -7,6 +7,7 @@ invalid and rejected. `--seed` decides which is which, so a seed always tells th
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from dataclasses import dataclass, field
@@ -15,13 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from wfkit.cli import _orders
+from wfkit.cli._orders import Order, Status, payment_payload
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
     from rich.table import Table
 
     from wfkit import Workflow
-    from wfkit.cli._orders import Order, Status
 
 PAYMENT_WINDOW = 1.5
 """Seconds an order may stay unpaid in PAYMENT_PENDING before its timeout expires it."""
@@ -65,8 +68,6 @@ def demo(
     ] = 1,
 ) -> None:
     """Run an order workflow in memory: trigger orders, pay most of them, let some expire."""
-    import asyncio
-
     from rich.console import Console
 
     console = Console(highlight=False)
@@ -94,14 +95,11 @@ def make_plan(runs: int, seed: int) -> list[Planned]:
 
 
 async def _drive(plan: list[Planned], console: Console) -> Outcome:
-    import asyncio
-
     from prometheus_client import CollectorRegistry
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from wfkit import WfkitError
     from wfkit.adapters import memory
-    from wfkit.cli import _orders
 
     hooked: set[str] = set()
 
@@ -112,7 +110,7 @@ async def _drive(plan: list[Planned], console: Console) -> Outcome:
     backend = memory.backend()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console)
     tasks = {"finished": progress.add_task(f"[bold]{'finished':>16}[/]", total=len(plan))}
-    for s in _orders.Status:
+    for s in Status:
         tasks[s.name] = progress.add_task(_styled(f"{s.name:>16}", s.name), total=len(plan))
     loop = asyncio.get_running_loop()
     deadline = 8.0 + len(plan) / 100
@@ -141,18 +139,14 @@ async def _drive(plan: list[Planned], console: Console) -> Outcome:
         for record in records:
             history = await wf.store.history(record.run_id)
             transitions += sum(a.status != b.status for a, b in itertools.pairwise(history))
-    counts = {s.name: 0 for s in _orders.Status}
+    counts = {s.name: 0 for s in Status}
     for record in records:
-        counts[_orders.Status(record.status).name] += 1
+        counts[Status(record.status).name] += 1
     return Outcome(counts, len(records), transitions, elapsed, hooked)
 
 
 async def _order(wf: Workflow[Order, Status], p: Planned, timeout: float) -> None:
     """One customer and their payment provider: place the order, then pay it (or not)."""
-    import asyncio
-
-    from wfkit.cli._orders import Order, Status, payment_payload
-
     await asyncio.sleep(p.arrive)
     order = Order(p.foreign_id, list(p.items), p.total)
     run_id = await wf.trigger(p.foreign_id, initial=order)
@@ -167,8 +161,6 @@ async def _update(
     wf: Workflow[Order, Status], progress: Progress, tasks: dict[str, TaskID], total: int
 ) -> bool:
     """Show how many orders are at each status now; True once every order has finished."""
-    from wfkit.cli._orders import Status
-
     records = await wf.store.list(wf.name, limit=total)
     counts = dict.fromkeys(tasks, 0)
     for record in records:
