@@ -14,16 +14,18 @@ import asyncio
 import dataclasses
 import enum
 import gc
+import itertools
 import json
 import statistics
 import sys
 import time
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 import wfkit
 from wfkit import RecordFilter, RunState
 from wfkit.adapters import memory
-from prometheus_client import CollectorRegistry
 
 
 class Status(enum.IntEnum):
@@ -41,10 +43,12 @@ class Job:
     count: int = 0
 
 
-def builder(finished: list[int] | None = None, target: int = 0, done: asyncio.Event | None = None) -> wfkit.Builder[Job, Status]:
+def builder(
+    finished: list[int] | None = None, target: int = 0, done: asyncio.Event | None = None
+) -> wfkit.Builder[Job, Status]:
     b = wfkit.Builder("bench", Job, Status)
     members = list(Status)
-    for here, there in zip(members, members[1:], strict=False):
+    for here, there in itertools.pairwise(members):
 
         async def step(run: wfkit.Run[Job, Status], there: Status = there) -> Status:
             run.object.count += 1
@@ -110,8 +114,9 @@ async def floor_throughput(runs: int) -> float:
 
 
 async def latency(samples: int) -> list[float]:
-    wf = builder().build(memory.EventStreamer(), memory.RecordStore(), memory.RoleScheduler(),
-                         metrics=CollectorRegistry())
+    wf = builder().build(
+        memory.EventStreamer(), memory.RecordStore(), memory.RoleScheduler(), metrics=CollectorRegistry()
+    )
     out: list[float] = []
     async with wf:
         for i in range(samples):
@@ -140,8 +145,10 @@ def main() -> None:
     print(f"\nwfkit is {ratio:.1f}x the floor's time (target <= 4x); target >= 25,000 steps/s")
     p50 = statistics.median(lat) * 1000
     p99 = sorted(lat)[max(0, int(len(lat) * 0.99) - 1)] * 1000
-    print(f"trigger-to-complete latency, one 5-step run: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
-          f"over {len(lat)} runs (target p50 < 5 ms)")
+    print(
+        f"trigger-to-complete latency, one 5-step run: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+        f"over {len(lat)} runs (target p50 < 5 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
-from wfkit.adapters import memory
-from wfkit.testing._clock import FakeClock
 
 from wfkit import Builder, RandomIds, Workflow
+from wfkit.adapters import memory
+from wfkit.testing._clock import FakeClock
 
 T = TypeVar("T")
 S = TypeVar("S", bound=enum.IntEnum)

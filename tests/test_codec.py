@@ -177,9 +177,7 @@ def test_struct_round_trips_exactly(codec: JsonCodec) -> None:
 
 
 def test_pydantic_model_round_trips_exactly(codec: JsonCodec) -> None:
-    customer = Customer(
-        name="Ada", joined=datetime(2023, 12, 31, 23, 59, tzinfo=UTC), colour=Colour.RED
-    )
+    customer = Customer(name="Ada", joined=datetime(2023, 12, 31, 23, 59, tzinfo=UTC), colour=Colour.RED)
     data = codec.check_round_trip(customer, Customer)
     assert data == customer.model_dump_json(round_trip=True).encode()
     back = codec.decode(data, Customer)
@@ -208,9 +206,7 @@ def test_typeddict_round_trips_exactly(codec: JsonCodec) -> None:
         (None, Any),
     ],
 )
-def test_plain_json_data_round_trips_exactly(
-    codec: JsonCodec, value: object, object_type: Any
-) -> None:
+def test_plain_json_data_round_trips_exactly(codec: JsonCodec, value: object, object_type: Any) -> None:
     assert codec.decode(codec.check_round_trip(value, object_type), object_type) == value
 
 

@@ -120,9 +120,7 @@ def test_constructor_validates_and_value_semantics() -> None:
         a.spec = "@daily"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(
-    "tz", [UTC, timezone(timedelta(hours=5, minutes=30)), ZoneInfo("Asia/Tokyo")]
-)
+@pytest.mark.parametrize("tz", [UTC, timezone(timedelta(hours=5, minutes=30)), ZoneInfo("Asia/Tokyo")])
 def test_aware_keeps_tzinfo(tz: timezone | ZoneInfo) -> None:
     got = CronSchedule.parse("0 9 * * *").next_after(datetime(2025, 1, 1, 10, 0, tzinfo=tz))
     assert got == datetime(2025, 1, 2, 9, 0, tzinfo=tz)

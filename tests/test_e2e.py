@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from _signup import SignUp, User, sign_up_builder
-from _waits import sleeper_at
+from _waits import eventually, sleeper_at
 
 import wfkit
 from wfkit.adapters import memory
@@ -143,6 +144,70 @@ async def test_timeout_fires_after_its_delay(wfkit_env: WorkflowEnv) -> None:
     assert run.object.user_id == f"user-at-{(start + timedelta(hours=1)).isoformat()}"
     # A fired timeout is done: it is no longer listed.
     assert await wfkit_env.timeouts.list("timeouts") == []
+
+
+async def test_timeout_that_skips_is_completed(wfkit_env: WorkflowEnv) -> None:
+    # wfkit departs from luno: a timeout function returning skip() completes the timeout and leaves
+    # the run where it is (luno leaves the row and fires it again on every poll).
+    fired: list[datetime] = []
+
+    async def expire(run: wfkit.Run[Thing, Status], now: datetime) -> wfkit.Skip:
+        fired.append(now)
+        return run.skip()
+
+    b = wfkit.Builder("skipped timeout", Thing, Status)
+    b.add_step(Status.START, lambda run: Status.MIDDLE, Status.MIDDLE)
+    b.add_timeout(Status.MIDDLE, wfkit.after(timedelta(hours=1)), expire, Status.END)
+    b.add_callback(Status.MIDDLE, lambda run, payload: Status.END, Status.END)
+    async with wfkit_env.run(b) as wf:
+        run_id = await wf.trigger("andrew")
+        await await_timeout_insert(wf, "andrew", run_id, Status.MIDDLE)
+        wfkit_env.clock.step(timedelta(hours=1))
+        await eventually(lambda: len(fired) == 1, "the timeout to fire")
+        await eventually(_no_timeouts(wfkit_env, "skipped timeout"), "the timeout to be completed")
+        wfkit_env.clock.step(timedelta(hours=1))
+        # Still waiting at MIDDLE: the callback can move it on; the timeout never fires again.
+        await wf.callback("andrew", Status.MIDDLE, b"")
+        assert (await wf.store.lookup(run_id)).status == Status.END
+    assert len(fired) == 1
+
+
+def _no_timeouts(env: WorkflowEnv, name: str) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await env.timeouts.list(name) == []
+
+    return check
+
+
+# -- callbacks -----------------------------------------------------------------------------------
+
+
+async def test_several_callbacks_on_one_status(wfkit_env: WorkflowEnv) -> None:
+    # Callbacks on a status run in order until one moves the run; each sees the whole payload
+    # (luno hands every callback the same, already drained reader).
+    seen: list[tuple[str, bytes]] = []
+
+    def handler(name: str, accepts: bytes, to: Status) -> object:
+        async def fn(run: wfkit.Run[Thing, Status], payload: bytes) -> Status | wfkit.Skip:
+            seen.append((name, payload))
+            if payload != accepts:
+                return run.skip()
+            run.object.value = name
+            return to
+
+        return fn
+
+    b = wfkit.Builder("two callbacks", Thing, Status)
+    b.add_callback(Status.START, handler("first", b"approve", Status.MIDDLE), Status.MIDDLE)  # type: ignore[arg-type]
+    b.add_callback(Status.START, handler("second", b"reject", Status.END), Status.END)  # type: ignore[arg-type]
+    b.add_step(Status.MIDDLE, lambda run: Status.END, Status.END)
+    async with wfkit_env.run(b) as wf:
+        run_id = await wf.trigger("andrew")
+        await wf.callback("andrew", Status.START, b"reject")
+        run = await wf.await_status("andrew", run_id, Status.END, timeout=5)
+    assert seen == [("first", b"reject"), ("second", b"reject")]
+    assert run.object.value == "second"
+    assert Status.MIDDLE not in [r.status for r in await wfkit_env.store.history(run_id)]
 
 
 # -- 4. trigger and schedule before run ----------------------------------------------------------

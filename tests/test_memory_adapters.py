@@ -8,6 +8,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from wfkit._errors import RoleLost
+from wfkit._ports import RoleScheduler
+from wfkit._record import ConnectorEvent, Header, Meta, outbox_event_for
+from wfkit._runstate import RunState
 from wfkit.adapters import memory
 from wfkit.testing._clock import FakeClock
 from wfkit.testing.contracts import (
@@ -23,11 +28,6 @@ from wfkit.testing.contracts import (
     TimeoutStoreFactory,
 )
 from wfkit.testing.contracts._helpers import make_record, next_version, settle
-
-from wfkit._errors import RoleLost
-from wfkit._ports import RoleScheduler
-from wfkit._record import ConnectorEvent, Header, Meta, outbox_event_for
-from wfkit._runstate import RunState
 
 # -- the contracts -----------------------------------------------------------------------
 

@@ -235,6 +235,27 @@ async def test_retry_reruns_a_step_that_skipped(wfkit_env: WorkflowEnv) -> None:
     assert run.status is Status.END
 
 
+async def test_retry_reruns_a_failing_step_now(wfkit_env: WorkflowEnv) -> None:
+    # DESIGN §2b: retry "re-publishes the current status event of a running or paused run ... so
+    # its step runs now". A run whose step just failed is RUNNING with its consumer backing off.
+    calls = 0
+
+    async def step(run: wfkit.Run[Person, Status]) -> Status:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("downstream unavailable")
+        return Status.END
+
+    b = wfkit.Builder("retry failing", Person, Status)
+    b.add_step(Status.START, step, Status.END, error_backoff=60)
+    async with wfkit_env.run(b) as wf:
+        run_id = await wf.trigger("andrew")
+        await eventually(lambda: calls == 1, "the step to fail once")
+        await wf.retry(run_id)
+        await wf.await_status("andrew", run_id, Status.END, timeout=0.5)
+
+
 async def test_retry_on_a_finished_run_is_refused(wfkit_env: WorkflowEnv) -> None:
     b = wfkit.Builder("retry finished", Person, Status)
     b.add_step(Status.START, lambda run: Status.END, Status.END)

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from _workflows import Doc, Status
-from wfkit.testing import WorkflowEnv, require
 
 import wfkit
+from wfkit.testing import WorkflowEnv, require
 
 
 async def test_three_status_chain_completes(wfkit_env: WorkflowEnv) -> None:

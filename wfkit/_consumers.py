@@ -11,7 +11,7 @@ from wfkit._control import AUTO_PAUSE_REASON, next_version
 from wfkit._errors import CodecError, RecordNotFound, WfkitError
 from wfkit._ids import stable_shard
 from wfkit._options import ProcessOptions
-from wfkit._process import Process, consume
+from wfkit._process import Process, consume, wait_until_set
 from wfkit._record import Event, Header, Record, delete_topic, run_state_change_topic, topic
 from wfkit._runstate import RunState
 from wfkit._runtime import Runtime, as_async, call
@@ -201,7 +201,8 @@ def paused_retry_body(rt: Runtime, resume_after: timedelta, opts: ProcessOptions
                 proc.metrics.skip("record status not in expected state")
                 return
             new = next_version(record, rt.clock.now(), run_state=RunState.RUNNING)
-            await rt.apply(record, new, proc.metrics)
+            if await rt.apply(record, new, proc.metrics):
+                rt.nudge(topic(rt.name, record.status))
 
         await consume(
             rt,
@@ -230,7 +231,7 @@ def outbox_body(rt: Runtime, opts: ProcessOptions, limit: int = 1000) -> Any:
                 wake.clear()
                 events = await store.list_outbox(rt.name, limit)
                 if not events:
-                    await _wait(wake, poll)
+                    await wait_until_set(wake, poll)
                     continue
                 now = rt.clock.now()
                 behind = (now - events[0].created_at).total_seconds()
@@ -275,16 +276,6 @@ def connector_body(
             await consumer.close()
 
     return body
-
-
-async def _wait(wake: asyncio.Event, timeout: float) -> None:
-    if wake.is_set():
-        return
-    try:
-        async with asyncio.timeout(timeout):
-            await wake.wait()
-    except TimeoutError:
-        pass
 
 
 def _f(value: float | None) -> float:

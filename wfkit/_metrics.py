@@ -10,10 +10,11 @@ from __future__ import annotations
 import bisect
 import weakref
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from prometheus_client import REGISTRY, CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
+if TYPE_CHECKING:  # prometheus_client is imported when a workflow is built, not by `import wfkit`
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric
 
 LATENCY_BUCKETS = (0.01, 0.1, 1.0, 5.0, 10.0, 60.0, 300.0)
 
@@ -44,8 +45,8 @@ class ProcessStats:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
-class Metrics(Collector):
-    """The seven luno metrics of every workflow on one registry."""
+class Metrics:
+    """The seven luno metrics of every workflow on one registry (a prometheus-client collector)."""
 
     def __init__(self) -> None:
         self._processes: dict[tuple[str, str], ProcessStats] = {}
@@ -63,18 +64,29 @@ class Metrics(Collector):
         self._run_state_changes[key] = self._run_state_changes.get(key, 0) + 1
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
         labels = ["workflow_name", "process_name"]
-        lag = GaugeMetricFamily("workflow_process_lag_seconds", "Lag of the last consumed event", labels=labels)
-        alert = GaugeMetricFamily("workflow_process_lag_alert", "1 when lag exceeds the lag alert", labels=labels)
+        lag = GaugeMetricFamily(
+            "workflow_process_lag_seconds", "Lag of the last consumed event", labels=labels
+        )
+        alert = GaugeMetricFamily(
+            "workflow_process_lag_alert", "1 when lag exceeds the lag alert", labels=labels
+        )
         states = GaugeMetricFamily(
-            "workflow_process_states", "Process state (0 unknown, 1 shutdown, 2 running, 3 idle)", labels=labels
+            "workflow_process_states",
+            "Process state (0 unknown, 1 shutdown, 2 running, 3 idle)",
+            labels=labels,
         )
         latency = HistogramMetricFamily(
             "workflow_process_latency_seconds", "Time to handle one event", labels=labels
         )
-        errors = CounterMetricFamily("workflow_process_error_count", "Failed process iterations", labels=labels)
+        errors = CounterMetricFamily(
+            "workflow_process_error_count", "Failed process iterations", labels=labels
+        )
         skipped = CounterMetricFamily(
-            "workflow_process_skipped_events_count", "Events consumed without a transition",
+            "workflow_process_skipped_events_count",
+            "Events consumed without a transition",
             labels=[*labels, "reason"],
         )
         for (workflow, process), s in self._processes.items():
@@ -93,7 +105,8 @@ class Metrics(Collector):
             for reason, n in s.skipped.items():
                 skipped.add_metric([*key, reason], n)
         changes = CounterMetricFamily(
-            "workflow_run_state_changes", "Run state changes",
+            "workflow_run_state_changes",
+            "Run state changes",
             labels=["workflow_name", "previous_run_state", "current_run_state"],
         )
         for key3, n in self._run_state_changes.items():
@@ -110,6 +123,8 @@ _BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.We
 
 def metrics_for(registry: CollectorRegistry | None) -> Metrics:
     """The shared `Metrics` of a registry (the default Prometheus registry when None)."""
+    from prometheus_client import REGISTRY
+
     reg = REGISTRY if registry is None else registry
     found = _BY_REGISTRY.get(reg)
     if found is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ from wfkit import _consumers, _timeouts
 from wfkit._builder import Spec
 from wfkit._options import BUILT_IN_DEFAULTS, ProcessOptions
 from wfkit._process import Process
+from wfkit._record import topic
 from wfkit._runstate import RunState
 from wfkit._runtime import Runtime
 
@@ -46,9 +48,9 @@ def plan(
     # set on a process or in `defaults=` still derives its lag alert (30 minutes past it).
     user = config.defaults or ProcessOptions()
 
-    def add(process: str, role: str, opts: ProcessOptions, body: Any) -> None:
+    def add(process: str, role: str, opts: ProcessOptions, body: Any, consumes: str | None = None) -> None:
         assert opts.error_backoff is not None
-        procs.append(Process(process, role, body, opts.error_backoff, rt.process_metrics(process)))
+        procs.append(Process(process, role, body, opts.error_backoff, rt.process_metrics(process), consumes))
 
     if config.outbox is not False:
         own = config.outbox if isinstance(config.outbox, ProcessOptions) else None
@@ -65,6 +67,7 @@ def plan(
                 role_name(name, status, "consumer", i, "of", n),
                 opts,
                 _consumers.step_body(rt, step, opts, (i, n)),
+                topic(name, status),
             )
 
     if rt.timeouts is not None:
@@ -77,12 +80,14 @@ def plan(
                 role_name(name, status, "timeout-consumer"),
                 opts,
                 _timeouts.poller_body(rt, status, specs, opts),
+                topic(name, status),
             )
             add(
                 role_name(label, "timeout-auto-inserter-consumer"),
                 role_name(name, status, "timeout-auto-inserter-consumer"),
                 opts,
                 _timeouts.inserter_body(rt, status, specs, opts),
+                topic(name, status),
             )
 
     for connector in spec.connectors.values():
@@ -119,7 +124,5 @@ def plan(
     return procs
 
 
-def _event() -> Any:
-    import asyncio
-
+def _event() -> asyncio.Event:
     return asyncio.Event()

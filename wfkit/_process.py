@@ -38,7 +38,10 @@ class Process:
     body: Callable[[Process], Awaitable[None]]
     backoff: Backoff
     metrics: ProcessStats
+    topic: str | None = None
+    """The status topic it consumes, if any: run control nudges it out of its error backoff."""
     failures: int = field(default=0)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def ok(self) -> None:
         """Work succeeded: the next error backs off from the start again."""
@@ -76,7 +79,7 @@ async def run_process(rt: Runtime, proc: Process) -> None:
                     extra={"workflow": rt.name, "process_name": proc.name, "role": proc.role},
                     exc_info=rt.debug,
                 )
-                await asyncio.sleep(proc.backoff.delay(proc.failures, rt.ids.random))
+                await wait_until_set(proc.wake, proc.backoff.delay(proc.failures, rt.ids.random))
     finally:
         rt.set_state(proc, ProcessState.SHUTDOWN)
 
@@ -132,7 +135,7 @@ async def consume(
         await receiver.close()
 
 
-async def wait_for_wake(wake: asyncio.Event, timeout: float) -> None:
+async def wait_until_set(wake: asyncio.Event, timeout: float) -> None:
     """Wait until `wake` is set or `timeout` seconds pass (infrastructure time), then clear it."""
     if not wake.is_set():
         try:

@@ -80,6 +80,7 @@ class Runtime:
         self.outbox_wake = asyncio.Event()
         self.timeout_wakes: dict[int, asyncio.Event] = {}
         self.error_counts: dict[tuple[str, str], int] = {}
+        self.processes: list[Process] = []
         self._terminals = frozenset(info.terminals)
         self._status_type = spec.status_type
         self._members = {int(m): m for m in spec.status_type}
@@ -109,6 +110,12 @@ class Runtime:
                 await event.wait()
         except TimeoutError:
             pass
+
+    def nudge(self, topic: str) -> None:
+        """Cut short the error backoff of this process's consumers of `topic` (retry, resume)."""
+        for proc in self.processes:
+            if proc.topic == topic:
+                proc.wake.set()
 
     def process_metrics(self, process: str) -> ProcessStats:
         return self.metrics.process(self.name, process)

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from wfkit._builder import TimeoutSpec
-from wfkit._consumers import StepFailed, _f, _td, _wait, current_record
+from wfkit._consumers import StepFailed, _f, _td, current_record
 from wfkit._errors import CodecError, ConfigurationError, RecordNotFound
 from wfkit._options import Duration, ProcessOptions, as_timedelta
-from wfkit._process import Process, consume
+from wfkit._process import Process, consume, wait_until_set
 from wfkit._record import Event, TimeoutRecord, topic
 from wfkit._run import Run, Skip
 from wfkit._runtime import Runtime, call
@@ -153,13 +153,13 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Proces
             upcoming = [r.expire_at for r in await store.list(rt.name) if r.status == status]
             if upcoming:
                 sleeper = asyncio.ensure_future(rt.clock.sleep_until(min(upcoming)))
-                waker = asyncio.ensure_future(_wait(wake, poll))
+                waker = asyncio.ensure_future(wait_until_set(wake, poll))
                 try:
                     await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     sleeper.cancel()
                     waker.cancel()
             else:
-                await _wait(wake, poll)
+                await wait_until_set(wake, poll)
 
     return body

@@ -85,7 +85,7 @@ class Workflow(Generic[T, S]):
             log=setup_logger(config.logger),
             debug=config.debug,
         )
-        self._processes = self._plan()
+        self._processes = self._rt.processes = self._plan()
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
         self._default_start = info.starts[0]
@@ -308,6 +308,8 @@ class Workflow(Generic[T, S]):
         record = await rt.store.lookup(run_id)
         new = controlled(record, action, rt.clock.now(), reason)
         await rt.commit(new, record.run_state)  # compare-and-set, run-state metric, wake-up
+        if new.run_state is RunState.RUNNING:
+            rt.nudge(topic(self.name, new.status))
 
     # -- diagrams --------------------------------------------------------------------------------
 

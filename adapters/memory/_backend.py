@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfkit.adapters import Backend
-
 from wfkit import Clock
+from wfkit.adapters import Backend
 
 from ._roles import RoleScheduler
 from ._store import RecordStore

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 from datetime import datetime, timedelta
-
 from typing import assert_type
 
 import wfkit
@@ -83,7 +82,9 @@ async def main() -> None:
     b.add_step(Status.PAID, plain_step, Status.DONE)
 
     wf = b.build(
-        memory.EventStreamer(), memory.RecordStore(), memory.RoleScheduler(),
+        memory.EventStreamer(),
+        memory.RecordStore(),
+        memory.RoleScheduler(),
         timeout_store=memory.TimeoutStore(),
     )
     assert_type(wf, wfkit.Workflow[Order, Status])
