@@ -26,8 +26,8 @@ EDGES = [
     "CREATED --> VALIDATED",
     "CREATED --> REJECTED",
     "VALIDATED --> PAYMENT_PENDING",
-    "PAYMENT_PENDING --> PAID: callback",
-    "PAYMENT_PENDING --> EXPIRED: timeout",
+    "PAYMENT_PENDING --> PAID",
+    "PAYMENT_PENDING --> EXPIRED",
     "PAID --> FULFILLED",
     "FULFILLED --> [*]",
     "EXPIRED --> [*]",
@@ -114,7 +114,7 @@ def test_demo_runs_and_summarises() -> None:
     assert code == 0, err
     assert re.search(r"total runs\s*│\s*5\s*│", out), out
     assert re.search(r"on_complete hooks\s*│\s*5\s*│", out), out
-    assert re.search(r"steps/s\s*│\s*\d+\.\d\s*│", out), out
+    assert re.search(r"transitions/s\s*│\s*\d+\.\d\s*│", out), out
     expected = collections.Counter(FATES[p.fate] for p in make_plan(5, 3))
     for status, count in expected.items():
         assert re.search(rf"{status}\s*│\s*{count}\s*│", out), (status, out)

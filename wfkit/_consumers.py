@@ -152,12 +152,15 @@ def delete_body(rt: Runtime, custom_delete: Any, opts: ProcessOptions) -> Any:
             if record.run_state is not RunState.REQUESTED_DATA_DELETED:
                 proc.metrics.skip("record status not in expected state")
                 return
-            if custom_delete is None:
-                scrubbed = DELETED_MARKER
-            else:
-                obj = rt.decode(record)
-                await call(custom_delete, obj)
-                scrubbed = rt.codec.encode(obj)
+            scrubbed = DELETED_MARKER
+            if custom_delete is not None:
+                try:
+                    obj = rt.decode(record)
+                except CodecError:
+                    pass  # an object that will not decode cannot be scrubbed field by field: replace it
+                else:
+                    await call(custom_delete, obj)
+                    scrubbed = rt.codec.encode(obj)
             new = next_version(
                 record,
                 rt.clock.now(),

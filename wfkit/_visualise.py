@@ -18,9 +18,7 @@ def mermaid(info: WorkflowInfo, direction: str = "LR") -> str:
         if (e.source, e.target) in seen:
             continue
         seen.add((e.source, e.target))
-        lines.append(
-            f"    {name(e.source)} --> {name(e.target)}" + ("" if e.kind == "step" else f": {e.kind}")
-        )
+        lines.append(f"    {name(e.source)} --> {name(e.target)}")
     lines += [f"    {name(s)} --> [*]" for s in info.terminals]
     return "\n".join(lines) + "\n"
 

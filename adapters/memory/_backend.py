@@ -20,7 +20,7 @@ def backend(clock: Clock | None = None, *, url: str = "memory://", **build_optio
     return Backend(
         EventStreamer(clock=clock),
         RecordStore(clock=clock),
-        RoleScheduler(),
+        RoleScheduler(clock=clock),
         TimeoutStore(clock=clock),
         url=url,
         build_options=build_options,

@@ -7,6 +7,7 @@ import contextlib
 from collections import deque
 from types import TracebackType
 
+from wfkit._clock import Clock
 from wfkit._errors import RoleLost
 from wfkit._roles import RoleScope
 
@@ -30,7 +31,9 @@ class RoleScheduler:
     Holding a role again from inside its own block deadlocks, as with any lock.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        # Roles never expire in memory, so no time is read; `clock` keeps every adapter's signature alike.
+        self._clock = clock
         self._roles: dict[str, _Role] = {}
 
     def hold(self, role: str) -> _Hold:

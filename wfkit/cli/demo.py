@@ -184,8 +184,8 @@ def summary(outcome: Outcome, seed: int) -> Table:
     table.add_section()
     per_second = outcome.transitions / outcome.elapsed if outcome.elapsed > 0 else 0.0
     table.add_row("total runs", str(outcome.runs))
-    table.add_row("steps", str(outcome.transitions))
-    table.add_row("steps/s", f"{per_second:.1f}")
+    table.add_row("transitions", str(outcome.transitions))
+    table.add_row("transitions/s", f"{per_second:.1f}")
     table.add_row("elapsed", f"{outcome.elapsed:.2f} s")
     table.add_row("on_complete hooks", str(len(outcome.hooked)))
     return table
