@@ -6,6 +6,7 @@ the fix), and wfkit merges `defaults=` with the built-in defaults instead of rep
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from datetime import timedelta
 from typing import Any
@@ -14,8 +15,7 @@ import pytest
 from _workflows import Doc, Status
 
 import wfkit
-from wfkit._options import BUILT_IN_DEFAULTS
-from wfkit._plan import resolve
+from wfkit._options import BUILT_IN_DEFAULTS, resolve
 from wfkit.adapters import memory
 from wfkit.testing import WorkflowEnv
 
@@ -290,7 +290,8 @@ def test_defaults_are_merged_with_the_built_in_defaults() -> None:
     assert got.parallel == 1
     assert got.pause_after_errors == 0
     assert got.time_limit is None
-    assert resolve(None, wfkit.ProcessOptions()) == BUILT_IN_DEFAULTS
+    built_in = dataclasses.astuple(BUILT_IN_DEFAULTS)
+    assert dataclasses.astuple(resolve(None, wfkit.ProcessOptions())) == built_in
 
 
 def test_built_in_defaults_are_lunos() -> None:

@@ -32,6 +32,7 @@ from wfkit._ids import IdSource, RandomIds, stable_shard
 from wfkit._logging import JsonFormatter
 from wfkit._options import Backoff, ProcessOptions
 from wfkit._ports import (
+    ChangeFeed,
     Connector,
     ConnectorConsumer,
     EventReceiver,
@@ -101,6 +102,7 @@ __all__ = [
     "outbox_event_for",
     # ports
     "RecordStore",
+    "ChangeFeed",
     "EventStreamer",
     "EventSender",
     "EventReceiver",

@@ -185,7 +185,9 @@ class Builder(Generic[T, S]):
             time_limit=time_limit,
         )
         self._spec.timeouts.setdefault(st, []).append(TimeoutSpec(st, timer, fn, dests))
-        self._spec.timeout_options[st] = options
+        # Several timeouts of one status share a poller: later options add to earlier ones.
+        earlier = self._spec.timeout_options.get(st)
+        self._spec.timeout_options[st] = options if earlier is None else options.merged_over(earlier)
         self._add_edges(st, dests, "timeout")
         return self
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +9,7 @@ from wfkit._builder import ConnectorSpec, StepSpec
 from wfkit._control import AUTO_PAUSE_REASON, next_version
 from wfkit._errors import CodecError, RecordNotFound, WfkitError
 from wfkit._ids import stable_shard
-from wfkit._options import ProcessOptions
+from wfkit._options import Resolved
 from wfkit._process import Process, consume, wait_until_set
 from wfkit._record import Event, Header, Record, delete_topic, run_state_change_topic, topic
 from wfkit._runstate import RunState
@@ -31,12 +30,15 @@ class StaleRecord(WfkitError):
         )
 
 
-class StepFailed(WfkitError):
-    """A step function raised or returned something invalid; the event will be retried."""
-
-    def __init__(self, process: str, run_id: str, error: BaseException) -> None:
-        self.error = error
-        super().__init__(f"consumer error in {process} for run {run_id}: {error!r}")
+async def announced(rt: Runtime, event: Event) -> Record:
+    """The record version an event announces (from history once the run has moved on)."""
+    record = await rt.store.lookup(event.key)
+    version = int(event.headers.get(Header.RECORD_VERSION, 0))
+    if version and record.meta.version > version:
+        for old in await rt.store.history(event.key):
+            if old.meta.version == version:
+                return old
+    return record
 
 
 async def current_record(rt: Runtime, proc: Process, event: Event, status: int | None) -> Record | None:
@@ -62,9 +64,9 @@ async def current_record(rt: Runtime, proc: Process, event: Event, status: int |
     return record
 
 
-def step_body(rt: Runtime, step: StepSpec, opts: ProcessOptions, shard: tuple[int, int]) -> Any:
+def step_body(rt: Runtime, step: StepSpec, opts: Resolved, shard: tuple[int, int]) -> Any:
     """The body of `<status>-consumer-i-of-n`: run the step for each event of its status."""
-    limit = opts.pause_after_errors or 0
+    limit = opts.pause_after_errors
     time_limit = opts.time_limit
     fn = as_async(step.fn)
 
@@ -73,48 +75,36 @@ def step_body(rt: Runtime, step: StepSpec, opts: ProcessOptions, shard: tuple[in
             record = await current_record(rt, proc, event, step.status)
             if record is None:
                 return
-            try:
-                obj = rt.decode(record)
-            except CodecError as exc:
-                await rt.pause_undecodable(record, exc)
-                return
-            run = rt.make_run(record, obj)
-            try:
-                if time_limit is None:
-                    result = await fn(run)
-                else:
-                    async with asyncio.timeout(time_limit):
-                        result = await fn(run)
-                new = rt.next_for(record, run, result, step.to)
-            except Exception as exc:
-                if await rt.maybe_pause(proc, limit, record, exc):
-                    return
-                raise StepFailed(proc.name, record.run_id, exc) from exc
-            rt.clear_errors(proc, record.run_id)
-            await rt.apply(record, new, proc.metrics)
+            proceed, new = await rt.attempt(proc, record, fn, step.to, limit, time_limit)
+            if proceed:
+                await rt.apply(record, new, proc.metrics)
 
         await consume(
             rt,
             proc,
             topic(rt.name, step.status),
             handle,
-            poll=_f(opts.polling_frequency),
-            lag=_td(opts.lag),
-            lag_alert=_td(opts.lag_alert),
+            poll=opts.polling_frequency,
+            lag=opts.lag,
+            lag_alert=opts.lag_alert,
             shard=shard,
         )
 
     return body
 
 
-def hook_body(rt: Runtime, state: RunState, fn: Any, opts: ProcessOptions) -> Any:
-    """The body of `<state>-run-state-change-hook-consumer`: call the hook for each such change."""
+def hook_body(rt: Runtime, state: RunState, fn: Any, opts: Resolved) -> Any:
+    """The body of `<state>-run-state-change-hook-consumer`: call the hook for each such change.
+
+    The hook sees the run as it was at the change (the version the event announces, from
+    history), not whatever it has become since.
+    """
     wanted = str(int(state))
 
     async def body(proc: Process) -> None:
         async def handle(event: Event) -> None:
             try:
-                record = await rt.store.lookup(event.key)
+                record = await announced(rt, event)
             except RecordNotFound:
                 proc.metrics.skip("record not found")
                 return
@@ -130,16 +120,16 @@ def hook_body(rt: Runtime, state: RunState, fn: Any, opts: ProcessOptions) -> An
             proc,
             run_state_change_topic(rt.name),
             handle,
-            poll=_f(opts.polling_frequency),
+            poll=opts.polling_frequency,
             lag=timedelta(0),
-            lag_alert=_td(opts.lag_alert),
+            lag_alert=opts.lag_alert,
             accept=lambda e: e.headers.get(Header.RUN_STATE) == wanted,
         )
 
     return body
 
 
-def delete_body(rt: Runtime, custom_delete: Any, opts: ProcessOptions) -> Any:
+def delete_body(rt: Runtime, custom_delete: Any, opts: Resolved) -> Any:
     """The body of `delete-consumer`: scrub the object of runs whose data deletion was requested."""
 
     async def body(proc: Process) -> None:
@@ -175,17 +165,25 @@ def delete_body(rt: Runtime, custom_delete: Any, opts: ProcessOptions) -> Any:
             proc,
             delete_topic(rt.name),
             handle,
-            poll=_f(opts.polling_frequency),
+            poll=opts.polling_frequency,
             lag=timedelta(0),
-            lag_alert=_td(opts.lag_alert),
+            lag_alert=opts.lag_alert,
         )
 
     return body
 
 
-def paused_retry_body(rt: Runtime, resume_after: timedelta, opts: ProcessOptions) -> Any:
-    """The body of `paused-records-retry-consumer`: resume auto-paused runs `resume_after` later."""
+def paused_retry_body(rt: Runtime, resume_after: timedelta, opts: Resolved) -> Any:
+    """The body of `paused-records-retry-consumer`: resume auto-paused runs `resume_after` later.
+
+    The wait is timed from the pause itself (the record's `updated_at`, business time), and holds
+    the stream like luno's consumer lag: pauses are resumed in the order they happened.
+    """
     paused = str(int(RunState.PAUSED))
+
+    def auto_paused(record: Record) -> bool:
+        return record.run_state is RunState.PAUSED and record.meta.run_state_reason == AUTO_PAUSE_REASON
+
     alert = (
         3 * resume_after if 3 * resume_after >= timedelta(minutes=1) else resume_after + timedelta(minutes=5)
     )
@@ -194,13 +192,13 @@ def paused_retry_body(rt: Runtime, resume_after: timedelta, opts: ProcessOptions
         async def handle(event: Event) -> None:
             try:
                 record = await rt.store.lookup(event.key)
+                if auto_paused(record):
+                    await rt.clock.sleep_until(record.updated_at + resume_after)
+                    record = await rt.store.lookup(event.key)
             except RecordNotFound:
                 proc.metrics.skip("record not found")
                 return
-            if record.run_state is not RunState.PAUSED or record.meta.run_state_reason != AUTO_PAUSE_REASON:
-                proc.metrics.skip("record status not in expected state")
-                return
-            if record.updated_at > rt.clock.now() - resume_after:
+            if not auto_paused(record) or record.updated_at > rt.clock.now() - resume_after:
                 proc.metrics.skip("record status not in expected state")
                 return
             new = next_version(record, rt.clock.now(), run_state=RunState.RUNNING)
@@ -212,8 +210,8 @@ def paused_retry_body(rt: Runtime, resume_after: timedelta, opts: ProcessOptions
             proc,
             run_state_change_topic(rt.name),
             handle,
-            poll=_f(opts.polling_frequency),
-            lag=resume_after,
+            poll=opts.polling_frequency,
+            lag=timedelta(0),
             lag_alert=alert,
             accept=lambda e: e.headers.get(Header.RUN_STATE) == paused,
         )
@@ -221,10 +219,10 @@ def paused_retry_body(rt: Runtime, resume_after: timedelta, opts: ProcessOptions
     return body
 
 
-def outbox_body(rt: Runtime, opts: ProcessOptions, limit: int = 1000) -> Any:
+def outbox_body(rt: Runtime, opts: Resolved, limit: int = 1000) -> Any:
     """The body of `outbox-consumer`: publish committed outbox events, then delete them."""
-    poll = _f(opts.polling_frequency)
-    alert = _td(opts.lag_alert).total_seconds()
+    poll = opts.polling_frequency
+    alert = opts.lag_alert.total_seconds()
 
     async def body(proc: Process) -> None:
         senders: dict[str, Any] = {}
@@ -256,11 +254,11 @@ def outbox_body(rt: Runtime, opts: ProcessOptions, limit: int = 1000) -> Any:
 
 
 def connector_body(
-    rt: Runtime, wf: Workflow[Any, Any], spec: ConnectorSpec, opts: ProcessOptions, shard: tuple[int, int]
+    rt: Runtime, wf: Workflow[Any, Any], spec: ConnectorSpec, opts: Resolved, shard: tuple[int, int]
 ) -> Any:
     """The body of `<name>-connector-to-<workflow>-consumer-i-of-n`: feed external events to `fn`."""
     index, count = shard
-    lag = _td(opts.lag)
+    lag = opts.lag
 
     async def body(proc: Process) -> None:
         consumer = await spec.connector.consumer(proc.role)
@@ -279,12 +277,3 @@ def connector_body(
             await consumer.close()
 
     return body
-
-
-def _f(value: float | None) -> float:
-    assert value is not None  # resolved options always carry a value
-    return value
-
-
-def _td(value: timedelta | None) -> timedelta:
-    return value if value is not None else timedelta(0)

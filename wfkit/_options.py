@@ -136,6 +136,30 @@ BUILT_IN_DEFAULTS = ProcessOptions(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A process's effective options, every field set."""
+
+    parallel: int
+    polling_frequency: float
+    error_backoff: Backoff
+    lag: timedelta
+    lag_alert: timedelta
+    pause_after_errors: int
+    time_limit: float | None
+
+
+def resolve(own: ProcessOptions | None, defaults: ProcessOptions | None) -> Resolved:
+    """A process's options: its own, then the user's `defaults=`, then the built-ins.
+
+    The lag alert is derived (30 minutes past the lag) before the built-ins fill in, so a lag set
+    on a process or in `defaults=` still moves its alert.
+    """
+    merged = (own or ProcessOptions()).merged_over(defaults or ProcessOptions()).resolved()
+    full = merged.merged_over(BUILT_IN_DEFAULTS)  # the built-ins set every field
+    return Resolved(*(getattr(full, f.name) for f in fields(Resolved)))
+
+
 def _positive(name: str, value: float) -> float:
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive, got {value}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfkit import _consumers, _timeouts
 from wfkit._builder import Spec
-from wfkit._options import BUILT_IN_DEFAULTS, ProcessOptions
+from wfkit._options import ProcessOptions, Resolved, resolve
 from wfkit._process import Process
 from wfkit._record import topic
 from wfkit._runstate import RunState
@@ -32,24 +32,14 @@ def role_name(*parts: object) -> str:
     return "-".join(str(p) for p in parts).lower().replace(" ", "_")
 
 
-def resolve(own: ProcessOptions | None, defaults: ProcessOptions) -> ProcessOptions:
-    """A process's effective options: its own, then the workflow defaults, then the built-ins."""
-    merged = (own or ProcessOptions()).merged_over(defaults).resolved()
-    return merged.merged_over(BUILT_IN_DEFAULTS)
-
-
-def plan(
-    wf: Workflow[Any, Any], rt: Runtime, spec: Spec, config: WorkflowConfig, defaults: ProcessOptions
-) -> list[Process]:
+def plan(wf: Workflow[Any, Any], rt: Runtime, spec: Spec, config: WorkflowConfig) -> list[Process]:
     """Every process of the workflow, in luno's launch order."""
     name = spec.name
     procs: list[Process] = []
-    # Resolve over the user's defaults as given, not pre-merged with the built-ins, so a lag
-    # set on a process or in `defaults=` still derives its lag alert (30 minutes past it).
     user = config.defaults or ProcessOptions()
+    defaults = resolve(None, user)
 
-    def add(process: str, role: str, opts: ProcessOptions, body: Any, consumes: str | None = None) -> None:
-        assert opts.error_backoff is not None
+    def add(process: str, role: str, opts: Resolved, body: Any, consumes: str | None = None) -> None:
         procs.append(Process(process, role, body, opts.error_backoff, rt.process_metrics(process), consumes))
 
     if config.outbox is not False:
@@ -59,7 +49,7 @@ def plan(
 
     for status, step in spec.steps.items():
         opts = resolve(step.options, user)
-        n = opts.parallel or 1
+        n = opts.parallel
         label = rt.status_name(status)
         for i in range(1, n + 1):
             add(
@@ -92,7 +82,7 @@ def plan(
 
     for connector in spec.connectors.values():
         opts = resolve(connector.options, user)
-        n = opts.parallel or 1
+        n = opts.parallel
         for i in range(1, n + 1):
             process = role_name(connector.name, "connector-to", name, "consumer", i, "of", n)
             add(process, process, opts, _consumers.connector_body(rt, wf, connector, opts, (i, n)))

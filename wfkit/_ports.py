@@ -6,7 +6,7 @@ The contract suites in `wfkit.testing.contracts` pin the semantics described her
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -73,6 +73,19 @@ class RecordStore(Protocol):
         ...
 
 
+class ChangeFeed(Protocol):
+    """**Protocol (optional):** a store that says when it was written to.
+
+    Record and timeout stores may implement it; the engine then wakes its outbox relay and
+    timeout pollers on every write, from any worker, instead of waiting for its next poll.
+    """
+
+    def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` (synchronously, quickly) after each write for `workflow_name`;
+        returns a function that unsubscribes."""
+        ...
+
+
 class EventSender(Protocol):
     """**Protocol:** publishes events to one topic."""
 
@@ -119,8 +132,17 @@ class TimeoutStore(Protocol):
     """**Protocol:** scheduled timeouts; ids increase in creation order."""
 
     async def create(
-        self, workflow_name: str, foreign_id: str, run_id: str, status: int, expire_at: datetime
-    ) -> int: ...
+        self,
+        workflow_name: str,
+        foreign_id: str,
+        run_id: str,
+        status: int,
+        expire_at: datetime,
+        *,
+        version: int = 0,
+    ) -> int:
+        """Schedule a timeout for the run's record `version` at `status`; returns its id."""
+        ...
 
     async def complete(self, timeout_id: int) -> None: ...
 

@@ -49,39 +49,49 @@ class Process:
 
 
 async def run_process(rt: Runtime, proc: Process) -> None:
-    """Loop until the workflow stops: wait for the role, run the body, back off after an error."""
-    log = rt.log
+    """Loop until the workflow stops: hold the role, run the body, back off after an error.
+
+    The backoff happens while the role is still held (as luno does), so a failing event is not
+    handed straight to another worker. A lost role cancels the body and the loop waits for the role
+    again; a cancellation of the task itself (stop, crash) ends the loop.
+    """
     try:
         while True:
             rt.set_state(proc, ProcessState.IDLE)
             try:
                 async with rt.roles.hold(proc.role):
                     rt.set_state(proc, ProcessState.RUNNING)
-                    await proc.body(proc)
-                return
+                    try:
+                        await proc.body(proc)
+                    except Exception as exc:
+                        await _back_off(rt, proc, exc)
+                        continue
+                return  # bodies loop forever; one that returns has finished its work
             except RoleLost:
-                log.debug("role lost", extra={"workflow": rt.name, "process_name": proc.name})
-                continue
+                rt.log.debug("role lost", extra={"workflow": rt.name, "process_name": proc.name})
             except asyncio.CancelledError:
                 task = asyncio.current_task()
-                if rt.stopping or task is None or task.cancelling() > 1:
+                if rt.stopping or task is None or task.cancelling() > 0:
                     raise
-                task.uncancel()  # a role loss that landed after its body ended
-                continue
-            except Exception as exc:
-                proc.failures += 1
-                proc.metrics.errors += 1
-                log.error(
-                    "run error [role=%s], [process=%s]: %s",
-                    proc.role,
-                    proc.name,
-                    exc,
-                    extra={"workflow": rt.name, "process_name": proc.name, "role": proc.role},
-                    exc_info=rt.debug,
-                )
-                await wait_until_set(proc.wake, proc.backoff.delay(proc.failures, rt.ids.random))
+                # A cancellation nobody asked for (user code awaited a cancelled future, or a role
+                # loss that landed as its body ended): an error like any other, never a hot loop.
+                await _back_off(rt, proc, RuntimeError("unexpected cancellation"))
     finally:
         rt.set_state(proc, ProcessState.SHUTDOWN)
+
+
+async def _back_off(rt: Runtime, proc: Process, exc: BaseException) -> None:
+    proc.failures += 1
+    proc.metrics.errors += 1
+    rt.log.error(
+        "run error [role=%s], [process=%s]: %s",
+        proc.role,
+        proc.name,
+        exc,
+        extra={"workflow": rt.name, "process_name": proc.name, "role": proc.role},
+        exc_info=rt.debug,
+    )
+    await wait_until_set(proc.wake, proc.backoff.delay(proc.failures, rt.ids.random))
 
 
 Handler = Callable[[Event], Awaitable[None]]

@@ -90,7 +90,7 @@ class OutboxEvent:
 
 @dataclass(slots=True)
 class TimeoutRecord:
-    """A scheduled timeout of a run at a status."""
+    """A scheduled timeout of a run at a status, valid only for the record version it was made for."""
 
     id: int
     workflow_name: str
@@ -100,6 +100,7 @@ class TimeoutRecord:
     expire_at: datetime
     created_at: datetime
     completed: bool = False
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)

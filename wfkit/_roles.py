@@ -49,4 +49,5 @@ class RoleScope:
         if exc_type is asyncio.CancelledError and task.uncancel() == 0:
             raise RoleLost(self.role) from exc
         if exc_type is None:
+            task.uncancel()  # the body finished first; the cancellation must not hit the caller
             raise RoleLost(self.role)

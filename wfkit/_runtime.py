@@ -14,7 +14,7 @@ from wfkit._builder import Spec
 from wfkit._clock import Clock
 from wfkit._codec import Codec
 from wfkit._control import AUTO_PAUSE_REASON, next_version
-from wfkit._errors import CodecError, InvalidTransition, VersionConflict
+from wfkit._errors import CodecError, InvalidTransition, VersionConflict, WfkitError
 from wfkit._graph import WorkflowInfo
 from wfkit._ids import IdSource
 from wfkit._metrics import Metrics, ProcessStats
@@ -110,6 +110,21 @@ class Runtime:
                 await event.wait()
         except TimeoutError:
             pass
+
+    def subscribe_to_changes(self) -> list[Callable[[], None]]:
+        """Follow the stores' change feeds, where they have one; returns the unsubscribers."""
+        out = []
+        subscribe = getattr(self.store, "subscribe", None)
+        if subscribe is not None:
+            out.append(subscribe(self.name, self.notify))
+        subscribe = getattr(self.timeouts, "subscribe", None)
+        if subscribe is not None and self.timeout_wakes:
+            out.append(subscribe(self.name, self._wake_pollers))
+        return out
+
+    def _wake_pollers(self) -> None:
+        for wake in self.timeout_wakes.values():
+            wake.set()
 
     def nudge(self, topic: str) -> None:
         """Cut short the error backoff of this process's consumers of `topic` (retry, resume)."""
@@ -225,6 +240,44 @@ class Runtime:
             return False
         return True
 
+    async def attempt(
+        self,
+        proc: Process,
+        record: Record,
+        fn: Callable[[Run[Any, Any]], Awaitable[object]],
+        allowed: tuple[int, ...],
+        limit: int,
+        time_limit: float | None,
+    ) -> tuple[bool, Record | None]:
+        """Run user code on a record: decode it, call `fn` within the time limit, check the answer.
+
+        Returns `(True, version to write or None for skip)`, or `(False, None)` when the record was
+        dealt with instead (an object that will not decode, or a run paused after too many
+        failures). Any other failure raises `StepFailed`, so the event is retried after a backoff.
+        """
+        try:
+            obj = self.decode(record)
+        except CodecError as exc:
+            await self.pause_undecodable(record, exc)
+            return False, None
+        run = self.make_run(record, obj)
+        try:
+            if time_limit is None:
+                result = await fn(run)
+            else:
+                async with asyncio.timeout(time_limit):
+                    result = await fn(run)
+            new = self.next_for(record, run, result, allowed)
+        except (Exception, asyncio.CancelledError) as exc:
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
+                raise  # a real cancellation (stop, crash, lost role), not the step's own failure
+            if await self.maybe_pause(proc, limit, record, exc):
+                return False, None
+            raise StepFailed(proc.name, record.run_id, exc) from exc
+        self.clear_errors(proc, record.run_id)
+        return True, new
+
     async def pause_undecodable(self, record: Record, error: CodecError) -> None:
         """A record whose object will not decode is paused with the reason; consumers move on."""
         reason = f"object does not decode: {error}"
@@ -253,6 +306,14 @@ class Runtime:
     def clear_errors(self, proc: Process, run_id: str) -> None:
         if self.error_counts:
             self.error_counts.pop((proc.name, run_id), None)
+
+
+class StepFailed(WfkitError):
+    """A step, timeout or timer function raised or answered wrongly; the event will be retried."""
+
+    def __init__(self, process: str, run_id: str, error: BaseException) -> None:
+        self.error = error
+        super().__init__(f"consumer error in {process} for run {run_id}: {error!r}")
 
 
 def _label(result: object, rt: Runtime) -> str:

@@ -4,27 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from wfkit._cron import CronSchedule
 from wfkit._errors import RecordNotFound, WorkflowInProgress
-from wfkit._options import BUILT_IN_DEFAULTS, ProcessOptions
+from wfkit._options import Resolved
 from wfkit._plan import role_name
 from wfkit._process import Process
 from wfkit._runtime import Runtime, call
 
-if TYPE_CHECKING:
-    from wfkit._workflow import Workflow
-
 
 def schedule_process(
-    wf: Workflow[Any, Any],
     rt: Runtime,
+    trigger: Callable[[], Awaitable[None]],
     foreign_id: str,
     spec: str,
-    initial: Any,
     allow: Callable[[], Awaitable[bool] | bool] | None,
-    defaults: ProcessOptions,
+    opts: Resolved,
 ) -> Process:
     """The process `<foreign id>-scheduler-<spec>`.
 
@@ -33,7 +28,6 @@ def schedule_process(
     or where `allow()` says no, is skipped.
     """
     cron = CronSchedule.parse(spec)
-    opts = defaults.merged_over(BUILT_IN_DEFAULTS)
 
     # Kept across restarts of the body, so a slot whose filter or trigger failed is retried after
     # the error backoff instead of being skipped.
@@ -51,14 +45,13 @@ def schedule_process(
             allowed = True if allow is None else bool(await call(allow))
             if allowed:
                 try:
-                    await wf.trigger(foreign_id, initial=initial)
+                    await trigger()
                 except WorkflowInProgress:
                     rt.debug_log("scheduled slot skipped: run still active", foreign_id=foreign_id)
             last = rt.clock.now()
             proc.ok()
 
     process = role_name(foreign_id, "scheduler", spec)
-    assert opts.error_backoff is not None
     return Process(
         process,
         role_name(rt.name, foreign_id, "scheduler", spec),

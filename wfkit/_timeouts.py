@@ -1,4 +1,11 @@
-"""Timeouts: timer helpers, the auto-inserter that schedules them and the poller that fires them."""
+"""Timeouts: timer helpers, the auto-inserter that schedules them and the poller that fires them.
+
+A timeout row is made for one record version: any later write to the run (a transition, a pause,
+a save-and-repeat) makes it stale, and the poller cancels it instead of firing. The write's own
+event reschedules the status's timers if the run is still there, so `after(d)` counts from the
+latest write at the status, a resumed run gets a fresh timer, and a row whose transition was
+already applied can never fire a second time.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from wfkit._builder import TimeoutSpec
-from wfkit._consumers import StepFailed, _f, _td, current_record
+from wfkit._consumers import current_record
 from wfkit._errors import CodecError, ConfigurationError, RecordNotFound
-from wfkit._options import Duration, ProcessOptions, as_timedelta
+from wfkit._options import Duration, Resolved, as_timedelta
 from wfkit._process import Process, consume, wait_until_set
 from wfkit._record import Event, TimeoutRecord, topic
-from wfkit._run import Run, Skip
-from wfkit._runtime import Runtime, call
+from wfkit._run import Run
+from wfkit._runtime import Runtime, StepFailed, as_async, call
 
 Timer = Callable[[Run[Any, Any], datetime], Awaitable[datetime | None]]
 
@@ -42,15 +49,14 @@ def at(when: datetime) -> Timer:
     return timer
 
 
-def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: ProcessOptions) -> Any:
+def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolved) -> Any:
     """The body of `<status>-timeout-auto-inserter-consumer`: schedule the timers of each arrival.
 
-    Redelivered or repeated events (save-and-repeat, resume) do not add rows while the run already
-    has its timeouts pending at this status.
+    A redelivered event adds no rows: the rows already made for this record version count.
     """
     store = rt.timeouts
     assert store is not None
-    limit = opts.pause_after_errors or 0
+    limit = opts.pause_after_errors
 
     async def body(proc: Process) -> None:
         async def handle(event: Event) -> None:
@@ -62,9 +68,11 @@ def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Proc
             except CodecError as exc:
                 await rt.pause_undecodable(record, exc)
                 return
-            pending = [
-                r for r in await store.list(rt.name) if r.run_id == record.run_id and r.status == status
-            ]
+            made = sum(
+                1
+                for r in await store.list(rt.name)
+                if r.run_id == record.run_id and r.status == status and r.version == record.meta.version
+            )
             now = rt.clock.now()
             try:
                 expiries = [await call(spec.timer, rt.make_run(record, obj), now) for spec in specs]
@@ -73,9 +81,16 @@ def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Proc
                     return
                 raise StepFailed(proc.name, record.run_id, exc) from exc
             rt.clear_errors(proc, record.run_id)
-            for expire_at in expiries[len(pending) :]:
+            for expire_at in expiries[made:]:
                 if expire_at is not None:
-                    await store.create(rt.name, record.foreign_id, record.run_id, status, expire_at)
+                    await store.create(
+                        rt.name,
+                        record.foreign_id,
+                        record.run_id,
+                        status,
+                        expire_at,
+                        version=record.meta.version,
+                    )
             rt.timeout_wakes[status].set()
             rt.notify()
 
@@ -84,26 +99,25 @@ def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Proc
             proc,
             topic(rt.name, status),
             handle,
-            poll=_f(opts.polling_frequency),
+            poll=opts.polling_frequency,
             lag=timedelta(0),
-            lag_alert=_td(opts.lag_alert),
+            lag_alert=opts.lag_alert,
         )
 
     return body
 
 
-def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: ProcessOptions) -> Any:
+def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolved) -> Any:
     """The body of `<status>-timeout-consumer`: fire due timeouts, sleeping until the next expiry.
 
-    Each expired row runs the status's timeout functions in order until one asks for a change; a
-    row whose run moved on, finished or vanished is cancelled; a paused run's row waits.
+    A due row whose run is still at the version it was made for runs the status's timeout
+    functions in order until one asks for a change (all skipping completes it too); any other row
+    is stale and cancelled.
     """
     store = rt.timeouts
     assert store is not None
-    limit = opts.pause_after_errors or 0
-    poll = _f(opts.polling_frequency)
-    time_limit = opts.time_limit
     wake = rt.timeout_wakes[status]
+    fns = [(as_async(spec.fn), spec.to) for spec in specs]
 
     async def fire(proc: Process, row: TimeoutRecord) -> None:
         try:
@@ -111,38 +125,29 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Proces
         except RecordNotFound:
             await store.cancel(row.id)
             return
-        if record.status != status or record.run_state.finished:
+        if record.status != status or record.meta.version != row.version or not record.run_state.active:
             await store.cancel(row.id)
             return
-        if record.run_state.stopped:
-            return
-        try:
-            obj = rt.decode(record)
-        except CodecError as exc:
-            await rt.pause_undecodable(record, exc)
-            return
         started = asyncio.get_running_loop().time()
-        for spec in specs:
-            run = rt.make_run(record, obj)
-            try:
-                if time_limit is None:
-                    result = await call(spec.fn, run, rt.clock.now())
-                else:
-                    async with asyncio.timeout(time_limit):
-                        result = await call(spec.fn, run, rt.clock.now())
-                new = rt.next_for(record, run, result, spec.to)
-            except Exception as exc:
-                if await rt.maybe_pause(proc, limit, record, exc):
-                    return
-                raise StepFailed(proc.name, record.run_id, exc) from exc
-            if isinstance(result, Skip):
-                continue
-            rt.clear_errors(proc, record.run_id)
-            await rt.apply(record, new, proc.metrics)
-            break
+        for fn, allowed in fns:
+            proceed, new = await rt.attempt(
+                proc, record, _at_now(rt, fn), allowed, opts.pause_after_errors, opts.time_limit
+            )
+            if not proceed:
+                return  # paused: the row is stale now and is cancelled on the next pass
+            if new is not None:
+                await rt.apply(record, new, proc.metrics)
+                break
         await store.complete(row.id)
         proc.metrics.observe(asyncio.get_running_loop().time() - started)
         rt.notify()
+
+    async def next_expiry() -> datetime | None:
+        now = rt.clock.now()
+        upcoming = [
+            r.expire_at for r in await store.list(rt.name) if r.status == status and r.expire_at > now
+        ]
+        return min(upcoming, default=None)
 
     async def body(proc: Process) -> None:
         while True:
@@ -150,16 +155,28 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Proces
             for row in await store.list_valid(rt.name, status, rt.clock.now()):
                 await fire(proc, row)
             proc.ok()
-            upcoming = [r.expire_at for r in await store.list(rt.name) if r.status == status]
-            if upcoming:
-                sleeper = asyncio.ensure_future(rt.clock.sleep_until(min(upcoming)))
-                waker = asyncio.ensure_future(wait_until_set(wake, poll))
-                try:
-                    await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    sleeper.cancel()
-                    waker.cancel()
-            else:
-                await wait_until_set(wake, poll)
+            expiry = await next_expiry()
+            if expiry is None:
+                await wait_until_set(wake, opts.polling_frequency)
+                continue
+            sleeper = asyncio.ensure_future(rt.clock.sleep_until(expiry))
+            waker = asyncio.ensure_future(wait_until_set(wake, opts.polling_frequency))
+            try:
+                await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (sleeper, waker):
+                    task.cancel()
+                await asyncio.gather(sleeper, waker, return_exceptions=True)
 
     return body
+
+
+def _at_now(
+    rt: Runtime, fn: Callable[..., Awaitable[object]]
+) -> Callable[[Run[Any, Any]], Awaitable[object]]:
+    """A timeout function `fn(run, now)` as the `fn(run)` that `Runtime.attempt` calls."""
+
+    async def call_now(run: Run[Any, Any]) -> object:
+        return await fn(run, rt.clock.now())
+
+    return call_now

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import itertools
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,11 +19,17 @@ from wfkit._builder import Spec
 from wfkit._clock import Clock, SystemClock
 from wfkit._codec import Codec, JsonCodec
 from wfkit._control import Action, controlled
-from wfkit._errors import AwaitTimeout, ConfigurationError, StatusNotConfigured, WorkflowNotRunning
+from wfkit._errors import (
+    AwaitTimeout,
+    ConfigurationError,
+    StatusNotConfigured,
+    VersionConflict,
+    WorkflowNotRunning,
+)
 from wfkit._graph import WorkflowInfo
 from wfkit._ids import IdSource, RandomIds
 from wfkit._metrics import metrics_for
-from wfkit._options import BUILT_IN_DEFAULTS, ProcessOptions
+from wfkit._options import ProcessOptions, resolve
 from wfkit._ports import EventStreamer, RecordStore, RoleScheduler, TimeoutStore
 from wfkit._process import Process, ProcessState, run_process, setup_logger
 from wfkit._record import Meta, Record, run_state_change_topic, topic
@@ -31,6 +39,8 @@ from wfkit._runtime import Runtime, call
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
+
+_CALLBACK_ATTEMPTS = 3
 
 T = TypeVar("T")
 S = TypeVar("S", bound=enum.IntEnum)
@@ -69,8 +79,7 @@ class Workflow(Generic[T, S]):
         self._spec = spec
         self._info = info
         self._config = config
-        defaults = (config.defaults or ProcessOptions()).resolved().merged_over(BUILT_IN_DEFAULTS)
-        self._defaults = defaults
+        self._defaults = resolve(None, config.defaults)
         self._rt = Runtime(
             spec,
             info,
@@ -88,6 +97,8 @@ class Workflow(Generic[T, S]):
         self._processes = self._rt.processes = self._plan()
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        self._subscriptions: list[Callable[[], None]] = []
+        self._awaits = itertools.count(1)  # receiver names; not from `ids`, so awaiting draws no ids
         self._default_start = info.starts[0]
 
     # -- identity --------------------------------------------------------------------------------
@@ -131,10 +142,15 @@ class Workflow(Generic[T, S]):
         """Start every process; returns once they are all started (idempotent)."""
         if self._running:
             return
+        self._running = True  # before the first await, so a concurrent run() starts nothing twice
         rt = self._rt
-        await rt.store.register(self._info)
         rt.stopping = False
-        self._running = True
+        try:
+            await rt.store.register(self._info)
+        except BaseException:
+            self._running = False
+            raise
+        self._subscriptions = rt.subscribe_to_changes()
         for proc in self._processes:
             rt.set_state(proc, ProcessState.IDLE)
             self._tasks.append(
@@ -147,16 +163,16 @@ class Workflow(Generic[T, S]):
             return
         self._rt.stopping = True
         tasks, self._tasks = self._tasks, []
+        for unsubscribe in self._subscriptions:
+            unsubscribe()
+        self._subscriptions = []
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # pragma: no cover - process loops never raise
-                self._rt.log.exception("process failed while stopping")
-        self._running = False
+        try:
+            # gather, unlike awaiting each task, lets a cancellation of stop() itself through
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self._running = False
 
     async def __aenter__(self) -> Workflow[T, S]:
         await self.run()
@@ -201,7 +217,8 @@ class Workflow(Generic[T, S]):
             meta=Meta(
                 version=1,
                 status_description=rt.status_name(start),
-                trace_origin=f"{frame.f_code.co_filename}:{frame.f_lineno}",
+                # file name and line only: the same in every checkout, so traces replay exactly
+                trace_origin=f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}",
                 traceparent=f"00-{rt.ids.hex(16)}-{rt.ids.hex(8)}-01",
             ),
         )
@@ -213,25 +230,37 @@ class Workflow(Generic[T, S]):
 
         A callback for a status the run is not at, or for a stopped run, is a no-op.
         """
-        rt = self._rt
         st = self._check_status(status)
         for cb in self._spec.callbacks.get(st, ()):
-            record = await rt.store.latest(self.name, foreign_id)
-            if record.status != st or record.run_state.stopped or record.run_state.finished:
-                rt.debug_log(
-                    "callback ignored: run is not waiting at this status",
-                    foreign_id=foreign_id,
-                    status=rt.status_name(st),
-                    run_status=rt.status_name(record.status),
-                    run_state=record.run_state.name,
-                )
-                return
-            run = rt.make_run(record, rt.decode(record))
-            result = await call(cb.fn, run, payload)
-            new = rt.next_for(record, run, result, cb.to)
-            if new is not None:
-                await rt.apply(record, new, None)
-                return
+            for attempt in range(_CALLBACK_ATTEMPTS):
+                record = await self._rt.store.latest(self.name, foreign_id)
+                if not self._waiting_at(record, st):
+                    return
+                run = self._rt.make_run(record, self._rt.decode(record))
+                result = await call(cb.fn, run, payload)
+                new = self._rt.next_for(record, run, result, cb.to)
+                if new is None:
+                    break  # this callback skipped: the next one of the status may act
+                try:
+                    await self._rt.commit(new, record.run_state)
+                    return
+                except VersionConflict:
+                    # Someone else wrote the run meanwhile (a retry, a pause): look again.
+                    if attempt == _CALLBACK_ATTEMPTS - 1:
+                        raise
+
+    def _waiting_at(self, record: Record, status: int) -> bool:
+        if record.status == status and record.run_state.active and not record.run_state.stopped:
+            return True
+        rt = self._rt
+        rt.debug_log(
+            "callback ignored: run is not waiting at this status",
+            foreign_id=record.foreign_id,
+            status=rt.status_name(status),
+            run_status=rt.status_name(record.status),
+            run_state=record.run_state.name,
+        )
+        return False
 
     async def await_status(
         self, foreign_id: str, run_id: str, status: S, *, timeout: float | None = None
@@ -244,7 +273,7 @@ class Workflow(Generic[T, S]):
         rt = self._rt
         st = self._check_status(status)
         t = run_state_change_topic(self.name) if rt.is_terminal(st) else topic(self.name, st)
-        name = f"await-{self.name}-{st}-{run_id}-{rt.ids.hex(4)}"
+        name = f"await-{self.name}-{st}-{run_id}-{next(self._awaits)}"
         receiver = await rt.streamer.receiver(t, name, from_latest=True)
         try:
             async with asyncio.timeout(timeout):
@@ -275,12 +304,22 @@ class Workflow(Generic[T, S]):
         cron: str,
         *,
         initial: T | None = None,
+        start_at: S | None = None,
         filter: Callable[[], Awaitable[bool] | bool] | None = None,
     ) -> None:
-        """Trigger a run for `foreign_id` at every slot of `cron`, in the background until `stop()`."""
+        """Trigger a run for `foreign_id` at every slot of `cron`, in the background until `stop()`.
+
+        `initial` and `start_at` are passed to each `trigger`; `filter()` may veto a slot.
+        """
         if not self._running:
             raise WorkflowNotRunning(self.name, "schedule")
-        proc = _schedule.schedule_process(self, self._rt, foreign_id, cron, initial, filter, self._defaults)
+        if start_at is not None:
+            self._start_status(start_at)  # refuse a bad start now, not at the first slot
+
+        async def fire() -> None:
+            await self.trigger(foreign_id, initial=initial, start_at=start_at)
+
+        proc = _schedule.schedule_process(self._rt, fire, foreign_id, cron, filter, self._defaults)
         self._rt.set_state(proc, ProcessState.IDLE)
         self._tasks.append(asyncio.create_task(run_process(self._rt, proc)))
 
@@ -356,4 +395,4 @@ class Workflow(Generic[T, S]):
     def _plan(self) -> list[Process]:
         from wfkit._plan import plan
 
-        return plan(self, self._rt, self._spec, self._config, self._defaults)
+        return plan(self, self._rt, self._spec, self._config)

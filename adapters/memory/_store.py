@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from wfkit._clock import Clock, SystemClock
 from wfkit._errors import RecordNotFound, VersionConflict, WorkflowInProgress
@@ -13,6 +13,8 @@ from wfkit._ports import EventSender, EventStreamer
 from wfkit._query import Order, RecordFilter
 from wfkit._record import OutboxEvent, Record, outbox_event_for
 from wfkit._runstate import RunState
+
+from ._feed import Subscribers
 
 _Key = tuple[str, str]
 
@@ -41,12 +43,18 @@ class RecordStore:
         self._outbox: dict[str, dict[str, OutboxEvent]] = {}  # workflow -> id -> event
         self._outbox_owner: dict[str, str] = {}  # outbox event id -> workflow
         self._catalogue: dict[str, WorkflowInfo] = {}
+        self._subscribers = Subscribers()
 
     async def store(self, record: Record) -> None:
         """Write the next version of a run and its outbox event, or raise without writing."""
         event = self._commit(record)
+        self._subscribers.notify(record.workflow_name)
         if self._relay_to is not None:
             await self._relay(self._relay_to, event)
+
+    def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` after every write of `workflow_name` (wakes relays in every worker)."""
+        return self._subscribers.subscribe(workflow_name, callback)
 
     def _commit(self, record: Record) -> OutboxEvent:
         run_id = record.run_id

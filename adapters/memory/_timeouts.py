@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from datetime import datetime
 
 from wfkit._clock import Clock, SystemClock
 from wfkit._record import TimeoutRecord
+
+from ._feed import Subscribers
 
 
 class TimeoutStore:
@@ -21,9 +24,21 @@ class TimeoutStore:
         self._last_id = 0
         self._by_workflow: dict[str, dict[int, TimeoutRecord]] = {}  # insertion = id order
         self._workflow_of: dict[int, str] = {}
+        self._subscribers = Subscribers()
+
+    def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` after every timeout created for `workflow_name` (wakes every poller)."""
+        return self._subscribers.subscribe(workflow_name, callback)
 
     async def create(
-        self, workflow_name: str, foreign_id: str, run_id: str, status: int, expire_at: datetime
+        self,
+        workflow_name: str,
+        foreign_id: str,
+        run_id: str,
+        status: int,
+        expire_at: datetime,
+        *,
+        version: int = 0,
     ) -> int:
         """Schedule a timeout of the run at `status`, due at `expire_at`; returns its id."""
         self._last_id += 1
@@ -36,9 +51,11 @@ class TimeoutStore:
             status=status,
             expire_at=expire_at,
             created_at=self._clock.now(),
+            version=version,
         )
         self._by_workflow.setdefault(workflow_name, {})[timeout_id] = row
         self._workflow_of[timeout_id] = workflow_name
+        self._subscribers.notify(workflow_name)
         return timeout_id
 
     async def complete(self, timeout_id: int) -> None:

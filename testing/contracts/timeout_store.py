@@ -143,3 +143,16 @@ class TimeoutStoreContract:
             assert [r.id for r in await store.list(WORKFLOW)] == ids[2:]
 
         self._run(timeout_store_factory, body)
+
+    def test_a_timeout_keeps_the_record_version_it_was_made_for(
+        self, timeout_store_factory: TimeoutStoreFactory
+    ) -> None:
+        async def body(store: TimeoutStore) -> None:
+            now = _now()
+            pinned = await store.create(WORKFLOW, "a", "1", 1, now, version=7)
+            unpinned = await store.create(WORKFLOW, "b", "2", 1, now)
+            versions = {r.id: r.version for r in await store.list(WORKFLOW)}
+            assert versions == {pinned: 7, unpinned: 0}
+            assert [r.version for r in await store.list_valid(WORKFLOW, 1, now)] == [7, 0]
+
+        self._run(timeout_store_factory, body)
