@@ -81,6 +81,8 @@ class Runtime:
         self.timeout_wakes: dict[int, asyncio.Event] = {}
         self.error_counts: dict[tuple[str, str], int] = {}
         self.processes: list[Process] = []
+        self._store_notifies = False  # the store's change feed calls notify() after each write
+        self._unsubscribers: list[Callable[[], None]] = []
         self._terminals = frozenset(info.terminals)
         self._status_type = spec.status_type
         self._members = {int(m): m for m in spec.status_type}
@@ -111,16 +113,21 @@ class Runtime:
         except TimeoutError:
             pass
 
-    def subscribe_to_changes(self) -> list[Callable[[], None]]:
-        """Follow the stores' change feeds, where they have one; returns the unsubscribers."""
-        out = []
+    def follow_changes(self) -> None:
+        """Follow the stores' change feeds (`ChangeFeed`), where they have one."""
         subscribe = getattr(self.store, "subscribe", None)
         if subscribe is not None:
-            out.append(subscribe(self.name, self.notify))
+            self._unsubscribers.append(subscribe(self.name, self.notify))
+            self._store_notifies = True
         subscribe = getattr(self.timeouts, "subscribe", None)
         if subscribe is not None and self.timeout_wakes:
-            out.append(subscribe(self.name, self._wake_pollers))
-        return out
+            self._unsubscribers.append(subscribe(self.name, self._wake_pollers))
+
+    def unfollow_changes(self) -> None:
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
+        self._unsubscribers.clear()
+        self._store_notifies = False
 
     def _wake_pollers(self) -> None:
         for wake in self.timeout_wakes.values():
@@ -148,7 +155,8 @@ class Runtime:
             self.metrics.run_state_change(
                 self.name, self._run_state_labels[previous], self._run_state_labels[record.run_state]
             )
-        self.notify()
+        if not self._store_notifies:
+            self.notify()
 
     def status_name(self, status: int) -> str:
         return self.info.name_of(status)

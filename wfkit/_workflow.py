@@ -97,7 +97,6 @@ class Workflow(Generic[T, S]):
         self._processes = self._rt.processes = self._plan()
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
-        self._subscriptions: list[Callable[[], None]] = []
         self._awaits = itertools.count(1)  # receiver names; not from `ids`, so awaiting draws no ids
         self._default_start = info.starts[0]
 
@@ -150,7 +149,7 @@ class Workflow(Generic[T, S]):
         except BaseException:
             self._running = False
             raise
-        self._subscriptions = rt.subscribe_to_changes()
+        rt.follow_changes()
         for proc in self._processes:
             rt.set_state(proc, ProcessState.IDLE)
             self._tasks.append(
@@ -163,9 +162,7 @@ class Workflow(Generic[T, S]):
             return
         self._rt.stopping = True
         tasks, self._tasks = self._tasks, []
-        for unsubscribe in self._subscriptions:
-            unsubscribe()
-        self._subscriptions = []
+        self._rt.unfollow_changes()
         for task in tasks:
             task.cancel()
         try:
