@@ -8,6 +8,7 @@ import inspect
 import logging
 import reprlib
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from wfkit._builder import Spec
@@ -75,6 +76,7 @@ class Runtime:
         self.metrics = metrics
         self.log = log
         self.debug = debug
+        self.tracer: Any = None  # an OpenTelemetry Tracer (anything with start_as_current_span)
         self.stopping = False
         self.states: dict[str, ProcessState] = {}
         self.outbox_wake = asyncio.Event()
@@ -270,11 +272,12 @@ class Runtime:
             return False, None
         run = self.make_run(record, obj)
         try:
-            if time_limit is None:
-                result = await fn(run)
-            else:
-                async with asyncio.timeout(time_limit):
+            with self._span(proc, record):
+                if time_limit is None:
                     result = await fn(run)
+                else:
+                    async with asyncio.timeout(time_limit):
+                        result = await fn(run)
             new = self.next_for(record, run, result, allowed)
         except (Exception, asyncio.CancelledError) as exc:
             task = asyncio.current_task()
@@ -285,6 +288,23 @@ class Runtime:
             raise StepFailed(proc.name, record.run_id, exc) from exc
         self.clear_errors(proc, record.run_id)
         return True, new
+
+    def _span(self, proc: Process, record: Record) -> AbstractContextManager[object]:
+        """An OpenTelemetry-style span around user code, when a tracer was given to `build()`."""
+        if self.tracer is None:
+            return nullcontext()
+        span: AbstractContextManager[object] = self.tracer.start_as_current_span(
+            f"{self.name} {proc.name}",
+            attributes={
+                "wfkit.workflow": self.name,
+                "wfkit.run_id": record.run_id,
+                "wfkit.foreign_id": record.foreign_id,
+                "wfkit.status": self.status_name(record.status),
+                "wfkit.version": record.meta.version,
+                "wfkit.traceparent": record.meta.traceparent,
+            },
+        )
+        return span
 
     async def pause_undecodable(self, record: Record, error: CodecError) -> None:
         """A record whose object will not decode is paused with the reason; consumers move on."""

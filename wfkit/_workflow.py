@@ -94,6 +94,7 @@ class Workflow(Generic[T, S]):
             log=setup_logger(config.logger),
             debug=config.debug,
         )
+        self._rt.tracer = config.tracer
         self._processes = self._rt.processes = self._plan()
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
