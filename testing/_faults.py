@@ -1,0 +1,284 @@
+"""Fault injection at every port: wrappers that decide each fault from the seeded RNG.
+
+Every decision is drawn from one `random.Random(seed)` at a port call, so a seed replays the same
+faults at the same moments; every injected fault is a trace line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import random
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from wfkit import (
+    Event,
+    EventReceiver,
+    EventSender,
+    EventStreamer,
+    Header,
+    Order,
+    OutboxEvent,
+    Record,
+    RecordFilter,
+    RecordStore,
+    RoleScheduler,
+    TimeoutRecord,
+    TimeoutStore,
+    WfkitError,
+    WorkflowInfo,
+)
+from wfkit.testing._faultplan import FaultPlan
+from wfkit.testing._trace import Trace
+
+if TYPE_CHECKING:
+    from wfkit.testing._oracle import Oracle
+
+
+class SimulatedFault(WfkitError, ConnectionError):
+    """An error the simulator injected (a lost connection, a failed write)."""
+
+
+class Injector:
+    """Decides faults: `hit(name)` is true with the plan's rate, inside its window."""
+
+    def __init__(self, plan: FaultPlan, rng: random.Random, trace: Trace, now: Callable[[], float]) -> None:
+        self.plan = plan
+        self.rng = rng
+        self.trace = trace
+        self._now = now
+        self.counts: dict[str, int] = {}
+
+    def active(self) -> bool:
+        return self.plan.active(self._now())
+
+    def hit(self, name: str, node: int, **detail: Any) -> bool:
+        rate = self.plan.rate(name)
+        if rate <= 0 or not self.plan.active(self._now()) or self.rng.random() >= rate:
+            return False
+        self.record(name, node, **detail)
+        return True
+
+    def record(self, name: str, node: int, **detail: Any) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
+        self.trace.add("fault", fault=name, n=node, **detail)
+
+
+class FaultyStore:
+    """A `RecordStore` wrapper: failed and ambiguous writes, stale reads; reports commits."""
+
+    def __init__(self, inner: RecordStore, faults: Injector, oracle: Oracle, node: int) -> None:
+        self._inner = inner
+        self._faults = faults
+        self._oracle = oracle
+        self._node = node
+        subscribe = getattr(inner, "subscribe", None)
+        if subscribe is not None:
+            self.subscribe = subscribe
+
+    async def store(self, record: Record) -> None:
+        if self._faults.hit("store_fail", self._node, run=record.run_id, v=record.meta.version):
+            raise SimulatedFault("simulated: the store write failed before it committed")
+        await self._inner.store(record)
+        self._oracle.committed(record, self._node)
+        if self._faults.hit("store_ambiguous", self._node, run=record.run_id, v=record.meta.version):
+            raise SimulatedFault("simulated: the store write committed, then the connection dropped")
+
+    async def lookup(self, run_id: str) -> Record:
+        record = await self._inner.lookup(run_id)
+        if record.meta.version > 1 and self._faults.hit("stale_read", self._node, run=run_id):
+            history = await self._inner.history(run_id)
+            return history[-2]
+        return record
+
+    async def latest(self, workflow_name: str, foreign_id: str) -> Record:
+        return await self._inner.latest(workflow_name, foreign_id)
+
+    async def list(
+        self,
+        workflow_name: str | None = None,
+        *,
+        offset: int = 0,
+        limit: int = 25,
+        order: Order = Order.ASC,
+        filters: RecordFilter | None = None,
+    ) -> builtins.list[Record]:
+        return await self._inner.list(workflow_name, offset=offset, limit=limit, order=order, filters=filters)
+
+    async def count(self, workflow_name: str | None = None, *, filters: RecordFilter | None = None) -> int:
+        return await self._inner.count(workflow_name, filters=filters)
+
+    async def history(self, run_id: str) -> builtins.list[Record]:
+        return await self._inner.history(run_id)
+
+    async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
+        return await self._inner.list_outbox(workflow_name, limit)
+
+    async def delete_outbox(self, event_id: str) -> None:
+        await self._inner.delete_outbox(event_id)
+
+    async def register(self, info: WorkflowInfo) -> None:
+        await self._inner.register(info)
+
+    async def workflows(self) -> builtins.list[WorkflowInfo]:
+        return await self._inner.workflows()
+
+
+class FaultyStreamer:
+    """An `EventStreamer` wrapper: duplicated, delayed, dropped events and lost connections."""
+
+    def __init__(self, inner: EventStreamer, faults: Injector, oracle: Oracle, node: int) -> None:
+        self._inner = inner
+        self._faults = faults
+        self._oracle = oracle
+        self._node = node
+
+    async def sender(self, topic: str) -> EventSender:
+        return _FaultySender(await self._inner.sender(topic), self, topic)
+
+    async def receiver(
+        self, topic: str, name: str, *, poll_frequency: float | None = None, from_latest: bool = False
+    ) -> EventReceiver:
+        inner = await self._inner.receiver(
+            topic, name, poll_frequency=poll_frequency, from_latest=from_latest
+        )
+        return _FaultyReceiver(inner, self, name)
+
+
+class _FaultySender:
+    def __init__(self, inner: EventSender, streamer: FaultyStreamer, topic: str) -> None:
+        self._inner = inner
+        self._s = streamer
+        self._topic = topic
+
+    async def send(self, key: str, type: int, headers: Mapping[str, str]) -> None:
+        s = self._s
+        version = headers.get(Header.RECORD_VERSION, "")
+        if s._faults.hit("delay", s._node, run=key, v=version):
+            delay = s._faults.rng.uniform(0.001, s._faults.plan.max_delay)
+            asyncio.get_running_loop().call_later(delay, self._send_later, key, type, dict(headers))
+            return
+        await self._deliver(key, type, headers)
+        if s._faults.hit("duplicate", s._node, run=key, v=version):
+            await self._deliver(key, type, headers)
+
+    async def _deliver(self, key: str, type: int, headers: Mapping[str, str]) -> None:
+        await self._inner.send(key, type, headers)
+        self._s._oracle.delivered(key, headers, self._s._node)
+
+    def _send_later(self, key: str, type: int, headers: dict[str, str]) -> None:
+        self._s._oracle.spawn(self._deliver_late(key, type, headers))
+
+    async def _deliver_late(self, key: str, type: int, headers: dict[str, str]) -> None:
+        # The event is already "in the broker": deliver it even if this sender has been closed.
+        sender = await self._s._inner.sender(self._topic)
+        try:
+            await sender.send(key, type, headers)
+        finally:
+            await sender.close()
+        self._s._oracle.delivered(key, headers, self._s._node)
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class _FaultyReceiver:
+    def __init__(self, inner: EventReceiver, streamer: FaultyStreamer, name: str) -> None:
+        self._inner = inner
+        self._s = streamer
+        self._name = name
+
+    async def recv(self) -> Event:
+        s = self._s
+        if s._faults.hit("disconnect", s._node, receiver=self._name):
+            raise SimulatedFault("simulated: the receiver lost its connection")
+        event = await self._inner.recv()
+        if s._faults.hit("drop", s._node, receiver=self._name, run=event.key):
+            raise SimulatedFault("simulated: the event was lost before its ack")
+        return event
+
+    async def ack(self, event: Event) -> None:
+        await self._inner.ack(event)
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class FaultyTimeouts:
+    """A `TimeoutStore` wrapper: failing calls; reports completions to check they are not early."""
+
+    def __init__(self, inner: TimeoutStore, faults: Injector, oracle: Oracle, node: int) -> None:
+        self._inner = inner
+        self._faults = faults
+        self._oracle = oracle
+        self._node = node
+        self._rows: dict[int, TimeoutRecord] = {}
+        subscribe = getattr(inner, "subscribe", None)
+        if subscribe is not None:
+            self.subscribe = subscribe
+
+    def _maybe_fail(self, op: str) -> None:
+        if self._faults.hit("timeout_fail", self._node, op=op):
+            raise SimulatedFault(f"simulated: the timeout store failed ({op})")
+
+    async def create(
+        self,
+        workflow_name: str,
+        foreign_id: str,
+        run_id: str,
+        status: int,
+        expire_at: datetime,
+        *,
+        version: int = 0,
+    ) -> int:
+        self._maybe_fail("create")
+        return await self._inner.create(workflow_name, foreign_id, run_id, status, expire_at, version=version)
+
+    async def complete(self, timeout_id: int) -> None:
+        self._maybe_fail("complete")
+        row = self._rows.pop(timeout_id, None)
+        await self._inner.complete(timeout_id)
+        if row is not None:
+            self._oracle.timeout_fired(row, self._node)
+
+    async def cancel(self, timeout_id: int) -> None:
+        self._maybe_fail("cancel")
+        self._rows.pop(timeout_id, None)
+        await self._inner.cancel(timeout_id)
+
+    async def list(self, workflow_name: str) -> builtins.list[TimeoutRecord]:
+        self._maybe_fail("list")
+        return await self._inner.list(workflow_name)
+
+    async def list_valid(
+        self, workflow_name: str, status: int, now: datetime
+    ) -> builtins.list[TimeoutRecord]:
+        self._maybe_fail("list_valid")
+        rows = await self._inner.list_valid(workflow_name, status, now)
+        for row in rows:
+            self._rows[row.id] = row
+        return rows
+
+
+class WatchedRoles:
+    """A `RoleScheduler` wrapper that reports every grant and release to the oracle."""
+
+    def __init__(self, inner: RoleScheduler, oracle: Oracle, node: int) -> None:
+        self._inner = inner
+        self._oracle = oracle
+        self._node = node
+
+    def hold(self, role: str) -> AbstractAsyncContextManager[None]:
+        return self._hold(role)
+
+    @asynccontextmanager
+    async def _hold(self, role: str) -> AsyncIterator[None]:
+        async with self._inner.hold(role):
+            grant = self._oracle.granted(role, self._node)
+            try:
+                yield
+            finally:
+                self._oracle.released(role, self._node, grant)

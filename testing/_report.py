@@ -1,0 +1,50 @@
+"""`Report`: what a simulation checked, what it found, and how to replay it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wfkit.testing._faultplan import FaultPlan
+from wfkit.testing._oracle import Violation
+from wfkit.testing._workload import Workload
+
+
+@dataclass
+class Report:
+    """The outcome of one seed: `ok`, the violations, stats, the trace and its hash."""
+
+    seed: int
+    nodes: int
+    workload: Workload
+    plan: FaultPlan
+    violations: list[Violation]
+    stats: dict[str, Any]
+    trace: list[str] = field(repr=False)
+    trace_hash: str = ""
+    target: str = "MODULE:ATTR"
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    @property
+    def replay_command(self) -> str:
+        return (
+            f"wfkit simulate {self.target} --seed {self.seed} --nodes {self.nodes} "
+            f"--runs {self.workload.runs} --faults '{self.plan.describe()}'"
+        )
+
+    def explain(self, lines: int = 20) -> str:
+        """Violations, seed, plan, the replay command and the last trace lines, for a failure message."""
+        head = "simulation passed" if self.ok else f"simulation found {len(self.violations)} violation(s)"
+        out = [
+            f"{head}: seed {self.seed}, {self.nodes} nodes, {self.workload.describe()}",
+            f"faults: {self.plan.describe()}",
+        ]
+        out += [f"  {v}" for v in self.violations[:10]]
+        out.append(f"replay: {self.replay_command}")
+        if self.trace:
+            out.append(f"last {min(lines, len(self.trace))} trace lines:")
+            out += [f"  {line}" for line in self.trace[-lines:]]
+        return "\n".join(out)
