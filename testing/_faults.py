@@ -31,7 +31,7 @@ from wfkit import (
     WfkitError,
     WorkflowInfo,
 )
-from wfkit.testing._faultplan import FaultPlan
+from wfkit.testing._faultplan import FAULT_NAMES, FaultPlan
 from wfkit.testing._trace import Trace
 
 if TYPE_CHECKING:
@@ -51,13 +51,15 @@ class Injector:
         self.trace = trace
         self._now = now
         self.counts: dict[str, int] = {}
+        self._rates = {name: plan.rate(name) for name in FAULT_NAMES if plan.rate(name) > 0}
+        self._start, self._end = plan.window if plan.window is not None else (0.0, float("inf"))
 
     def active(self) -> bool:
-        return self.plan.active(self._now())
+        return self._start <= self._now() < self._end
 
     def hit(self, name: str, node: int, **detail: Any) -> bool:
-        rate = self.plan.rate(name)
-        if rate <= 0 or not self.plan.active(self._now()) or self.rng.random() >= rate:
+        rate = self._rates.get(name)
+        if rate is None or not self._start <= self._now() < self._end or self.rng.random() >= rate:
             return False
         self.record(name, node, **detail)
         return True
@@ -249,9 +251,13 @@ class FaultyTimeouts:
         self._rows.pop(timeout_id, None)
         await self._inner.cancel(timeout_id)
 
-    async def list(self, workflow_name: str) -> builtins.list[TimeoutRecord]:
+    async def list(self, workflow_name: str, *, run_id: str | None = None) -> builtins.list[TimeoutRecord]:
         self._maybe_fail("list")
-        return await self._inner.list(workflow_name)
+        return await self._inner.list(workflow_name, run_id=run_id)
+
+    async def next_expiry(self, workflow_name: str, status: int, after: datetime) -> datetime | None:
+        self._maybe_fail("next_expiry")
+        return await self._inner.next_expiry(workflow_name, status, after)
 
     async def list_valid(
         self, workflow_name: str, status: int, now: datetime

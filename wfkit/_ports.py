@@ -150,8 +150,12 @@ class TimeoutStore(Protocol):
         """Delete the timeout; an unknown id is a no-op."""
         ...
 
-    async def list(self, workflow_name: str) -> builtins.list[TimeoutRecord]:
-        """Uncompleted timeouts of the workflow, by id."""
+    async def list(self, workflow_name: str, *, run_id: str | None = None) -> builtins.list[TimeoutRecord]:
+        """Uncompleted timeouts of the workflow (only the run's, when `run_id` is given), by id."""
+        ...
+
+    async def next_expiry(self, workflow_name: str, status: int, after: datetime) -> datetime | None:
+        """The earliest `expire_at` later than `after` of uncompleted timeouts at `status`."""
         ...
 
     async def list_valid(

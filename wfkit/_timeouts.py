@@ -70,8 +70,8 @@ def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Reso
                 return
             made = sum(
                 1
-                for r in await store.list(rt.name)
-                if r.run_id == record.run_id and r.status == status and r.version == record.meta.version
+                for r in await store.list(rt.name, run_id=record.run_id)
+                if r.status == status and r.version == record.meta.version
             )
             now = rt.clock.now()
             try:
@@ -143,11 +143,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
         rt.notify()
 
     async def next_expiry() -> datetime | None:
-        now = rt.clock.now()
-        upcoming = [
-            r.expire_at for r in await store.list(rt.name) if r.status == status and r.expire_at > now
-        ]
-        return min(upcoming, default=None)
+        return await store.next_expiry(rt.name, status, rt.clock.now())
 
     async def body(proc: Process) -> None:
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import builtins
 from collections.abc import Callable
 from datetime import datetime
@@ -10,6 +11,8 @@ from wfkit._clock import Clock, SystemClock
 from wfkit._record import TimeoutRecord
 
 from ._feed import Subscribers
+
+_LAST_ID = 2**63
 
 
 class TimeoutStore:
@@ -24,6 +27,9 @@ class TimeoutStore:
         self._last_id = 0
         self._by_workflow: dict[str, dict[int, TimeoutRecord]] = {}  # insertion = id order
         self._workflow_of: dict[int, str] = {}
+        # (workflow, status) -> (expire_at, id) kept sorted: due rows and the next expiry by bisect
+        self._by_expiry: dict[tuple[str, int], builtins.list[tuple[datetime, int]]] = {}
+        self._by_run: dict[tuple[str, str], dict[int, TimeoutRecord]] = {}
         self._subscribers = Subscribers()
 
     def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
@@ -55,6 +61,8 @@ class TimeoutStore:
         )
         self._by_workflow.setdefault(workflow_name, {})[timeout_id] = row
         self._workflow_of[timeout_id] = workflow_name
+        bisect.insort(self._by_expiry.setdefault((workflow_name, status), []), (expire_at, timeout_id))
+        self._by_run.setdefault((workflow_name, run_id), {})[timeout_id] = row
         self._subscribers.notify(workflow_name)
         return timeout_id
 
@@ -68,16 +76,33 @@ class TimeoutStore:
 
     def _drop(self, timeout_id: int) -> None:
         workflow_name = self._workflow_of.pop(timeout_id, None)
-        if workflow_name is not None:
-            del self._by_workflow[workflow_name][timeout_id]
+        if workflow_name is None:
+            return
+        row = self._by_workflow[workflow_name].pop(timeout_id)
+        by_expiry = self._by_expiry[(workflow_name, row.status)]
+        del by_expiry[bisect.bisect_left(by_expiry, (row.expire_at, timeout_id))]
+        by_run = self._by_run[(workflow_name, row.run_id)]
+        del by_run[timeout_id]
+        if not by_run:
+            del self._by_run[(workflow_name, row.run_id)]
 
-    async def list(self, workflow_name: str) -> builtins.list[TimeoutRecord]:
-        """Uncompleted timeouts of the workflow, by id."""
+    async def list(self, workflow_name: str, *, run_id: str | None = None) -> builtins.list[TimeoutRecord]:
+        """Uncompleted timeouts of the workflow (of one run, if given), by id."""
+        if run_id is not None:
+            return builtins.list(self._by_run.get((workflow_name, run_id), {}).values())
         return builtins.list(self._by_workflow.get(workflow_name, {}).values())
 
     async def list_valid(
         self, workflow_name: str, status: int, now: datetime
     ) -> builtins.list[TimeoutRecord]:
         """Uncompleted timeouts at `status` with `expire_at <= now`, by id."""
-        rows = self._by_workflow.get(workflow_name, {}).values()
-        return [r for r in rows if r.status == status and r.expire_at <= now]
+        by_expiry = self._by_expiry.get((workflow_name, status), [])
+        due = by_expiry[: bisect.bisect_right(by_expiry, (now, _LAST_ID))]
+        rows = self._by_workflow[workflow_name] if due else {}
+        return [rows[timeout_id] for _, timeout_id in sorted(due, key=lambda e: e[1])]
+
+    async def next_expiry(self, workflow_name: str, status: int, after: datetime) -> datetime | None:
+        """The earliest `expire_at` later than `after` among uncompleted timeouts at `status`."""
+        by_expiry = self._by_expiry.get((workflow_name, status), [])
+        i = bisect.bisect_right(by_expiry, (after, _LAST_ID))
+        return by_expiry[i][0] if i < len(by_expiry) else None

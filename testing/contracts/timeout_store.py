@@ -156,3 +156,24 @@ class TimeoutStoreContract:
             assert [r.version for r in await store.list_valid(WORKFLOW, 1, now)] == [7, 0]
 
         self._run(timeout_store_factory, body)
+
+    def test_list_of_one_run_and_the_next_expiry(self, timeout_store_factory: TimeoutStoreFactory) -> None:
+        async def body(store: TimeoutStore) -> None:
+            now = _now()
+            first = await store.create(WORKFLOW, "a", "run-a", 1, now + timedelta(minutes=5))
+            await store.create(WORKFLOW, "b", "run-b", 1, now + timedelta(minutes=1))
+            third = await store.create(WORKFLOW, "a", "run-a", 2, now + timedelta(minutes=2))
+            await store.create(WORKFLOW, "c", "run-c", 1, now - timedelta(minutes=1))
+            assert [r.id for r in await store.list(WORKFLOW, run_id="run-a")] == [first, third]
+            assert await store.list(WORKFLOW, run_id="nobody") == []
+            assert await store.next_expiry(WORKFLOW, 1, now) == now + timedelta(minutes=1)
+            assert await store.next_expiry(WORKFLOW, 1, now + timedelta(minutes=1)) == now + timedelta(
+                minutes=5
+            )
+            assert await store.next_expiry(WORKFLOW, 1, now + timedelta(minutes=5)) is None
+            assert await store.next_expiry(WORKFLOW, 3, now) is None
+            await store.complete(first)
+            assert await store.next_expiry(WORKFLOW, 1, now + timedelta(minutes=1)) is None
+            assert [r.id for r in await store.list(WORKFLOW, run_id="run-a")] == [third]
+
+        self._run(timeout_store_factory, body)
