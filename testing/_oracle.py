@@ -49,6 +49,8 @@ class Oracle:
         self.runs: dict[str, Record] = {}  # run id -> latest committed version, in creation order
         self._active: dict[tuple[str, str], str] = {}
         self.undelivered: dict[tuple[str, int], float] = {}
+        self._open: dict[str, None] = {}  # runs neither finished nor stopped
+        self.changed = asyncio.Event()
         self._holders: dict[str, tuple[int, int]] = {}  # role -> (node, grant number)
         self._grants = 0
         self.violations: list[Violation] = []
@@ -69,6 +71,11 @@ class Oracle:
         self._check_active(record)
         self.runs[run_id] = record
         self.undelivered[(run_id, version)] = self._now()
+        if record.run_state.finished or record.run_state.stopped:
+            self._open.pop(run_id, None)
+        else:
+            self._open[run_id] = None
+        self.changed.set()
         for predicate in self._invariants:
             try:
                 ok = predicate(self._to_run(record))
@@ -84,7 +91,8 @@ class Oracle:
         version = int(headers.get(Header.RECORD_VERSION, 0) or 0)
         self.deliveries += 1
         self._trace.add("send", n=node, run=key, v=version, topic=headers.get(Header.TOPIC, ""))
-        self.undelivered.pop((key, version), None)
+        if self.undelivered.pop((key, version), None) is not None and not self.undelivered:
+            self.changed.set()
 
     def timeout_fired(self, row: TimeoutRecord, node: int) -> None:
         now = self._business_now()
@@ -195,7 +203,7 @@ class Oracle:
             )
 
     def unfinished(self) -> int:
-        return sum(1 for r in self.runs.values() if not (r.run_state.finished or r.run_state.stopped))
+        return len(self._open)
 
     def _violate(self, invariant: str, detail: str) -> None:
         violation = Violation(invariant, round(self._now(), 6), detail)

@@ -24,6 +24,7 @@ from wfkit import (
     Workflow,
     WorkflowInProgress,
 )
+from wfkit._process import wait_until_set
 from wfkit.adapters import Backend
 from wfkit.testing._faultplan import FaultPlan
 from wfkit.testing._faults import FaultyStore, FaultyStreamer, FaultyTimeouts, Injector, WatchedRoles
@@ -318,8 +319,11 @@ class _Simulation:
         wl = self.workload
         last_trigger = wl.start + max(wl.runs - 1, 0) * wl.spacing
         deadline = wl.max_time if wl.max_time is not None else max(last_trigger, fault_end or 0.0) + 7200.0
+        changed = self.oracle.changed
         while True:
-            await asyncio.sleep(1.0)
+            # Re-check after every change, and at least once a simulated minute (a fault window
+            # ending or the deadline passing changes nothing the oracle sees).
+            await wait_until_set(changed, 60.0)
             now = loop.time()
             if driver.done():
                 driver.result()

@@ -221,7 +221,6 @@ def paused_retry_body(rt: Runtime, resume_after: timedelta, opts: Resolved) -> A
 
 def outbox_body(rt: Runtime, opts: Resolved, limit: int = 1000) -> Any:
     """The body of `outbox-consumer`: publish committed outbox events, then delete them."""
-    poll = opts.polling_frequency
     alert = opts.lag_alert.total_seconds()
 
     async def body(proc: Process) -> None:
@@ -232,7 +231,7 @@ def outbox_body(rt: Runtime, opts: Resolved, limit: int = 1000) -> Any:
                 wake.clear()
                 events = await store.list_outbox(rt.name, limit)
                 if not events:
-                    await wait_until_set(wake, poll)
+                    await wait_until_set(wake, rt.idle_poll(opts.polling_frequency))
                     continue
                 now = rt.clock.now()
                 behind = (now - events[0].created_at).total_seconds()

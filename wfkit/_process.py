@@ -146,13 +146,17 @@ async def consume(
 
 
 async def wait_until_set(wake: asyncio.Event, timeout: float) -> None:
-    """Wait until `wake` is set or `timeout` seconds pass (infrastructure time), then clear it."""
+    """Wait until `wake` is set or `timeout` seconds pass (infrastructure time), then clear it.
+
+    The timeout simply sets `wake` (a spurious wake-up only means "look again"), which is much
+    cheaper on a hot idle path than `asyncio.timeout`.
+    """
     if not wake.is_set():
+        alarm = asyncio.get_running_loop().call_later(timeout, wake.set)
         try:
-            async with asyncio.timeout(timeout):
-                await wake.wait()
-        except TimeoutError:
-            pass
+            await wake.wait()
+        finally:
+            alarm.cancel()
     wake.clear()
 
 

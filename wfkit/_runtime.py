@@ -45,6 +45,9 @@ def as_async(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return wrapper
 
 
+FEED_SAFETY_POLL = 30.0
+
+
 class Runtime:
     """State shared by a workflow's processes; created by `Workflow`, never by users."""
 
@@ -124,6 +127,14 @@ class Runtime:
         subscribe = getattr(self.timeouts, "subscribe", None)
         if subscribe is not None and self.timeout_wakes:
             self._unsubscribers.append(subscribe(self.name, self._wake_pollers))
+
+    def idle_poll(self, polling_frequency: float) -> float:
+        """How long a relay or poller with nothing to do waits before looking again.
+
+        With a change feed every write wakes it, so the poll is only a safety net for writers the
+        feed cannot see and runs at most every `FEED_SAFETY_POLL` seconds.
+        """
+        return max(polling_frequency, FEED_SAFETY_POLL) if self._store_notifies else polling_frequency
 
     def unfollow_changes(self) -> None:
         for unsubscribe in self._unsubscribers:

@@ -142,27 +142,32 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
         proc.metrics.observe(asyncio.get_running_loop().time() - started)
         rt.notify()
 
-    async def next_expiry() -> datetime | None:
-        return await store.next_expiry(rt.name, status, rt.clock.now())
+    async def ring_at(when: datetime) -> None:
+        await rt.clock.sleep_until(when)
+        wake.set()
 
     async def body(proc: Process) -> None:
-        while True:
-            wake.clear()
-            for row in await store.list_valid(rt.name, status, rt.clock.now()):
-                await fire(proc, row)
-            proc.ok()
-            expiry = await next_expiry()
-            if expiry is None:
-                await wait_until_set(wake, opts.polling_frequency)
-                continue
-            sleeper = asyncio.ensure_future(rt.clock.sleep_until(expiry))
-            waker = asyncio.ensure_future(wait_until_set(wake, opts.polling_frequency))
-            try:
-                await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (sleeper, waker):
-                    task.cancel()
-                await asyncio.gather(sleeper, waker, return_exceptions=True)
+        # One alarm task sleeps (in business time) until the earliest expiry and sets `wake`;
+        # it is replaced only when that expiry changes, so an idle poller costs no new tasks.
+        alarm: asyncio.Task[None] | None = None
+        alarm_at: datetime | None = None
+        try:
+            while True:
+                wake.clear()
+                for row in await store.list_valid(rt.name, status, rt.clock.now()):
+                    await fire(proc, row)
+                proc.ok()
+                expiry = await store.next_expiry(rt.name, status, rt.clock.now())
+                if expiry != alarm_at:
+                    if alarm is not None:
+                        alarm.cancel()
+                    alarm_at = expiry
+                    alarm = None if expiry is None else asyncio.ensure_future(ring_at(expiry))
+                await wait_until_set(wake, rt.idle_poll(opts.polling_frequency))
+        finally:
+            if alarm is not None:
+                alarm.cancel()
+                await asyncio.gather(alarm, return_exceptions=True)
 
     return body
 
