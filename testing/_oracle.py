@@ -73,9 +73,10 @@ class Oracle:
         self.undelivered[(run_id, version)] = self._now()
         if record.run_state.finished or record.run_state.stopped:
             self._open.pop(run_id, None)
+            if not self._open:
+                self.changed.set()  # possibly done: worth a look by the simulation's main task
         else:
             self._open[run_id] = None
-        self.changed.set()
         for predicate in self._invariants:
             try:
                 ok = predicate(self._to_run(record))

@@ -20,11 +20,17 @@ class SimClock:
     def __init__(self, epoch: datetime = SIM_EPOCH) -> None:
         self._epoch = epoch
         self._offset = 0.0
+        self._cached_at = -1.0
+        self._cached = epoch
         self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
 
     def now(self) -> datetime:
-        return self._epoch + timedelta(seconds=asyncio.get_running_loop().time() + self._offset)
+        seconds = asyncio.get_running_loop().time() + self._offset
+        if seconds != self._cached_at:  # many reads share one virtual instant: build it once
+            self._cached_at = seconds
+            self._cached = self._epoch + timedelta(seconds=seconds)
+        return self._cached
 
     async def sleep_until(self, when: datetime) -> None:
         delay = (when - self.now()).total_seconds()
