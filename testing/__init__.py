@@ -16,6 +16,7 @@ from wfkit.testing._helpers import (
 from wfkit.testing._oracle import Invariant, Violation
 from wfkit.testing._report import Report
 from wfkit.testing._simclock import SimClock
+from wfkit.testing._simenv import SimEnv, SimRunner
 from wfkit.testing._simloop import Deadlock, SimLoop
 from wfkit.testing._simulate import simulate
 from wfkit.testing._workload import Workload
@@ -35,6 +36,8 @@ __all__ = [
     "Violation",
     "Invariant",
     "SimClock",
+    "SimEnv",
+    "SimRunner",
     "SimLoop",
     "Deadlock",
 ]

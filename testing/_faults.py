@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import builtins
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
+import types
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,22 @@ if TYPE_CHECKING:
 
 class SimulatedFault(WfkitError, ConnectionError):
     """An error the simulator injected (a lost connection, a failed write)."""
+
+
+@types.coroutine
+def _hop() -> Generator[None, None, None]:
+    """The network round trip of a port call: a suspension point after the adapter has acted.
+
+    The memory adapters never suspend, so without hops every port call would be atomic to the
+    rest of the simulation: a crash or a lost role could never land between, say, an outbox
+    listing and the send that follows it, and the seeded scheduler could not interleave a read with
+    the write it decides. Hops follow the calls where work changes hands (a committed write, a read
+    a decision follows, an outbox listing, a send, a delivery); calls whose aftermath the next
+    hop covers (acks, outbox deletes, timeout-store calls) skip them, as each hop costs a turn of
+    the loop. Facts are reported to the oracle before the hop, so a task cancelled here still
+    counts what the adapter did. (A bare `yield` is `asyncio.sleep(0)` without its frame.)
+    """
+    yield
 
 
 class Injector:
@@ -86,6 +103,7 @@ class FaultyStore:
             raise SimulatedFault("simulated: the store write failed before it committed")
         await self._inner.store(record)
         self._oracle.committed(record, self._node)
+        await _hop()
         if self._faults.hit("store_ambiguous", self._node, run=record.run_id, v=record.meta.version):
             raise SimulatedFault("simulated: the store write committed, then the connection dropped")
 
@@ -93,11 +111,14 @@ class FaultyStore:
         record = await self._inner.lookup(run_id)
         if record.meta.version > 1 and self._faults.hit("stale_read", self._node, run=run_id):
             history = await self._inner.history(run_id)
-            return history[-2]
+            record = history[-2]
+        await _hop()
         return record
 
     async def latest(self, workflow_name: str, foreign_id: str) -> Record:
-        return await self._inner.latest(workflow_name, foreign_id)
+        record = await self._inner.latest(workflow_name, foreign_id)
+        await _hop()
+        return record
 
     async def list(
         self,
@@ -117,7 +138,10 @@ class FaultyStore:
         return await self._inner.history(run_id)
 
     async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
-        return await self._inner.list_outbox(workflow_name, limit)
+        events = await self._inner.list_outbox(workflow_name, limit)
+        if events:
+            await _hop()
+        return events
 
     async def delete_outbox(self, event_id: str) -> None:
         await self._inner.delete_outbox(event_id)
@@ -162,10 +186,11 @@ class _FaultySender:
         if s._faults.hit("delay", s._node, run=key, v=version):
             delay = s._faults.rng.uniform(0.001, s._faults.plan.max_delay)
             asyncio.get_running_loop().call_later(delay, self._send_later, key, type, dict(headers))
-            return
-        await self._deliver(key, type, headers)
-        if s._faults.hit("duplicate", s._node, run=key, v=version):
+        else:
             await self._deliver(key, type, headers)
+            if s._faults.hit("duplicate", s._node, run=key, v=version):
+                await self._deliver(key, type, headers)
+        await _hop()
 
     async def _deliver(self, key: str, type: int, headers: Mapping[str, str]) -> None:
         await self._inner.send(key, type, headers)
@@ -198,6 +223,7 @@ class _FaultyReceiver:
         if s._faults.hit("disconnect", s._node, receiver=self._name):
             raise SimulatedFault("simulated: the receiver lost its connection")
         event = await self._inner.recv()
+        await _hop()
         if s._faults.hit("drop", s._node, receiver=self._name, run=event.key):
             raise SimulatedFault("simulated: the event was lost before its ack")
         return event

@@ -38,7 +38,7 @@ async def _until(
                 found = await check()
                 if found is not None:
                     return found
-                await wf.wait_for_change(0.05)
+                await wf.wait_for_change()
     except TimeoutError:
         raise AwaitTimeout(what, timeout) from None
 

@@ -124,9 +124,13 @@ class Workflow(Generic[T, S]):
     def timeout_store(self) -> TimeoutStore | None:
         return self._rt.timeouts
 
-    async def wait_for_change(self, timeout: float) -> None:
-        """Return after the next write this process makes (or after `timeout` seconds at most)."""
-        await self._rt.changed(timeout)
+    async def wait_for_change(self, timeout: float | None = None) -> None:
+        """Return after the next write, or after `timeout` seconds at most.
+
+        Writes through this workflow always wake it; writes by other workers do when the store has
+        a change feed. The default timeout is a short poll without a feed and a long one with it.
+        """
+        await self._rt.changed(self._rt.idle_poll(0.05) if timeout is None else timeout)
 
     @property
     def object_type(self) -> type[T]:

@@ -133,10 +133,11 @@ def _root(
 
 
 def _register() -> None:
-    from wfkit.cli import demo, graph
+    from wfkit.cli import demo, graph, simulate
 
     app.command("demo")(demo.demo)
     app.command("graph")(graph.graph)
+    app.command("simulate")(simulate.simulate)
 
 
 _register()
