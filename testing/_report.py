@@ -45,6 +45,10 @@ class Report:
         out += [f"  {v}" for v in self.violations[:10]]
         out.append(f"replay: {self.replay_command}")
         if self.trace:
-            out.append(f"last {min(lines, len(self.trace))} trace lines:")
-            out += [f"  {line}" for line in self.trace[-lines:]]
+            # The lines leading up to the first violation say more than the shutdown that follows.
+            end = next((i for i, line in enumerate(self.trace) if '"k":"violation"' in line), None)
+            end = len(self.trace) if end is None else end + 1
+            shown = self.trace[max(0, end - lines) : end]
+            out.append(f"trace lines {end - len(shown) + 1}..{end} of {len(self.trace)}:")
+            out += [f"  {line}" for line in shown]
         return "\n".join(out)

@@ -459,7 +459,7 @@ def test_a_failing_property_shrinks_to_a_minimal_plan_and_a_replayable_message()
     message = str(caught.value)
     assert "every triggered run reaches a terminal or stopped state" in message
     assert "replay: wfkit simulate" in message
-    assert "trace lines:" in message
+    assert "trace lines " in message
     plan = FaultPlan.parse(message.split("faults: ", 1)[1].split("\n", 1)[0])
     assert 1 <= len(_rates_on(plan)) <= 2, plan.describe()
     seed = int(message.split("seed ", 1)[1].split(",", 1)[0])
