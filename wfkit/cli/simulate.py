@@ -9,7 +9,6 @@ every fault, so a failing seed replays exactly: the summary ends with the comman
 from __future__ import annotations
 
 import inspect
-import json
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from wfkit.cli._app import fail, one_line, usage_error
+from wfkit.cli._simulate_output import (
+    CALLBACK_PAYLOAD,
+    CHECKS,
+    add_stats,
+    faults_table,
+    plan_text,
+    print_json,
+    print_replay,
+    print_report,
+    report_json,
+    setting,
+    stats_table,
+    write_trace,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,21 +40,6 @@ if TYPE_CHECKING:
     from wfkit.adapters import Backend
     from wfkit.testing import FaultPlan, Report, SimClock, Workload
 
-CALLBACK_PAYLOAD = b"{}"
-"""What the simulated clients send to every callback of the workflow."""
-
-CHECKS = (
-    "transitions on the graph",
-    "versions +1 with no gaps",
-    "no transition applied twice",
-    "one active run per foreign id",
-    "no outbox event lost",
-    "timeouts not early",
-    "one holder per role",
-    "paused runs untouched",
-    "every run finishes after the faults (liveness)",
-)
-"""The simulator's built-in invariants, as the summary lists them."""
 
 _DEFAULT_SPACING = 1.0
 _PLAN_HELP = (
@@ -89,7 +87,7 @@ class _Setup:
             f"--seed {seed}",
             f"--nodes {self.nodes}",
             f"--runs {self.workload.runs}",
-            f"--faults {shlex.quote(_plan_text(self.plan))}",
+            f"--faults {shlex.quote(plan_text(self.plan))}",
         ]
         if self.spacing != _DEFAULT_SPACING:
             parts.append(f"--spacing {self.spacing!r}")
@@ -232,7 +230,7 @@ def simulate(
             code = _single(setup, seed, console=console, trace=trace, as_json=as_json, replay=replay)
     except _Crashed as exc:
         if as_json:
-            _print_json({"ok": False, "seed": exc.seed, "error": one_line(exc), "replay_command": exc.replay})
+            print_json({"ok": False, "seed": exc.seed, "error": one_line(exc), "replay_command": exc.replay})
         fail(f"{exc} (replay: {exc.replay})")
         code = 1
     if code:
@@ -249,43 +247,19 @@ def _single(
     again = setup.run(seed) if replay else None
     same = again is None or again.trace_hash == report.trace_hash
     if trace is not None:
-        _write_trace(trace, setup, report)
+        write_trace(trace, setup, report)
     if as_json:
-        out = _report_json(setup, report)
+        out = report_json(setup, report)
         if again is not None:
             out["replay"] = {"confirmed": same, "hashes": [report.trace_hash, again.trace_hash]}
-        _print_json(out)
+        print_json(out)
     else:
-        _print_report(console, setup, report)
+        print_report(console, setup, report)
         if again is not None:
-            _print_replay(console, report, again)
+            print_replay(console, report, again)
         if trace is not None:
             console.print(f"wrote {trace} ({len(report.trace) + 1} lines)")
     return 0 if report.ok and same else 1
-
-
-def _print_replay(console: Console, first: Report, again: Report) -> None:
-    if again.trace_hash == first.trace_hash:
-        console.print(
-            f"[green]replay confirmed[/]: seed {first.seed} ran twice with the same trace "
-            f"({len(first.trace)} lines, hash {first.trace_hash[:16]})"
-        )
-        return
-    console.print(
-        f"[red]replay differs[/]: seed {first.seed} gave hash {first.trace_hash[:16]}, "
-        f"then {again.trace_hash[:16]}: something outside the seed decides behaviour "
-        "(wall time, unseeded randomness, set order, threads, state kept between runs)"
-    )
-    for i, (a, b) in enumerate(zip(first.trace, again.trace, strict=False)):
-        if a != b:
-            console.print(f"first difference at trace line {i + 1}:", markup=False)
-            console.print(f"  first:  {a}", markup=False)
-            console.print(f"  second: {b}", markup=False)
-            return
-    console.print(f"the traces agree for {min(len(first.trace), len(again.trace))} lines, then one ends")
-
-
-# -- a range of seeds ----------------------------------------------------------------------------
 
 
 def _sweep(
@@ -312,7 +286,7 @@ def _sweep(
         for seed in range(start, end + 1):
             report = setup.run(seed, keep_trace=trace is not None)
             hashes[seed] = report.trace_hash
-            _add_stats(totals, report.stats)
+            add_stats(totals, report.stats)
             last = report
             progress.update(task, advance=1, description=f"seed {seed}")
             progress.refresh()
@@ -325,9 +299,9 @@ def _sweep(
         shown = setup.run(failed.seed)  # again, keeping its trace this time (and it must match)
     same = shown.trace_hash == hashes[shown.seed]
     if trace is not None:
-        _write_trace(trace, setup, shown)
+        write_trace(trace, setup, shown)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "ok": failed is None and same,
                 "target": setup.target,
@@ -336,19 +310,19 @@ def _sweep(
                 "failed_seed": None if failed is None else failed.seed,
                 "hashes": {str(s): h for s, h in hashes.items()},
                 "stats": totals,
-                "report": None if failed is None else _report_json(setup, shown),
+                "report": None if failed is None else report_json(setup, shown),
             }
         )
         return 0 if failed is None and same else 1
     console.print(f"[bold]wfkit simulate[/] {setup.target}, seeds {start}..{end}")
-    console.print(_setting(setup), markup=False, soft_wrap=True)
+    console.print(setting(setup), markup=False, soft_wrap=True)
     if failed is None:
         console.print(f"[green]ok[/]: all {len(hashes)} seeds passed\n  checked: {', '.join(CHECKS)}")
-        console.print(_stats_table(totals, title=f"totals over {len(hashes)} seeds"))
-        console.print(_faults_table(totals.get("faults", {})))
+        console.print(stats_table(totals, title=f"totals over {len(hashes)} seeds"))
+        console.print(faults_table(totals.get("faults", {})))
     else:
         console.print(f"[red]seed {failed.seed} failed[/] after {len(hashes) - 1} passing seed(s)")
-        _print_report(console, setup, shown, header=False)
+        print_report(console, setup, shown, header=False)
     if not same:
         console.print(
             f"[red]replay differs[/]: seed {shown.seed} gave hash {hashes[shown.seed][:16]}, "
@@ -357,141 +331,6 @@ def _sweep(
     if trace is not None:
         console.print(f"wrote {trace} (seed {shown.seed}, {len(shown.trace) + 1} lines)")
     return 0 if failed is None and same else 1
-
-
-def _add_stats(totals: dict[str, Any], stats: dict[str, Any]) -> None:
-    for name, value in stats.items():
-        if isinstance(value, dict):
-            inner = totals.setdefault(name, {})
-            for key, count in value.items():
-                inner[key] = inner.get(key, 0) + count
-        elif isinstance(value, int | float):
-            totals[name] = round(totals.get(name, 0) + value, 3)
-
-
-# -- output --------------------------------------------------------------------------------------
-
-
-def _plan_text(plan: FaultPlan) -> str:
-    """The plan in `--faults` syntax: `default` for the default plan, else only what is set."""
-    from wfkit.testing import FaultPlan
-
-    return "default" if plan == FaultPlan.default() else plan.describe()
-
-
-def _setting(setup: _Setup) -> str:
-    answered = ", ".join(setup.callback_names) or "none"
-    plan = _plan_text(setup.plan)
-    return (
-        f"  {setup.nodes} nodes, {setup.workload.describe()}, callbacks answered with "
-        f"{CALLBACK_PAYLOAD.decode()}: {answered}\n  faults: {plan}"
-    )
-
-
-def _print_report(console: Console, setup: _Setup, report: Report, *, header: bool = True) -> None:
-    if header:
-        console.print(f"[bold]wfkit simulate[/] {setup.target}, seed {report.seed}")
-        console.print(_setting(setup), markup=False, soft_wrap=True)
-    if report.ok:
-        console.print(f"[green]ok[/]: every invariant held\n  checked: {', '.join(CHECKS)}")
-    else:
-        console.print(f"[red]FAILED[/]: {len(report.violations)} violation(s)")
-    console.print(_stats_table(report.stats, title=f"seed {report.seed}"))
-    if report.stats.get("faults"):
-        console.print(_faults_table(report.stats["faults"]))
-    console.print(f"trace hash {report.trace_hash} ({len(report.trace)} lines)")
-    if not report.ok:
-        console.print(setup.explain(report), markup=False, soft_wrap=True)
-
-
-_STATS = (
-    ("runs_triggered", "runs triggered"),
-    ("runs_finished", "runs finished"),
-    ("runs_stopped", "runs stopped"),
-    ("transitions", "transitions (store writes)"),
-    ("step_calls", "step-function calls"),
-    ("deliveries", "events delivered"),
-    ("duplicates_suppressed", "duplicates suppressed"),
-    ("faults_injected", "faults injected"),
-    ("simulated_seconds", "simulated seconds"),
-    ("wall_seconds", "wall seconds"),
-)
-
-
-def _stats_table(stats: dict[str, Any], *, title: str) -> Any:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    table.add_column("stat")
-    table.add_column("value", justify="right")
-    for key, label in _STATS:
-        if key in stats:
-            table.add_row(label, _number(stats[key]))
-    wall = float(stats.get("wall_seconds") or 0.0)
-    if wall > 0:
-        table.add_section()
-        steps = stats.get("step_calls", 0) + stats.get("transitions", 0)
-        table.add_row("simulated steps / wall s", _number(round(steps / wall)))
-        table.add_row("simulated s / wall s", _number(round(stats.get("simulated_seconds", 0) / wall)))
-    return table
-
-
-def _faults_table(counts: dict[str, int]) -> Any:
-    from rich.table import Table
-
-    from wfkit.testing._faultplan import FAULT_DESCRIPTIONS
-
-    table = Table(title="faults injected", title_justify="left")
-    table.add_column("fault")
-    table.add_column("count", justify="right")
-    table.add_column("what happened")
-    for name in sorted(counts):
-        table.add_row(name, _number(counts[name]), FAULT_DESCRIPTIONS.get(name, ""))
-    if not counts:
-        table.add_row("none", "0", "")
-    return table
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.3f}"
-    return f"{int(value):,}" if isinstance(value, int | float) else str(value)
-
-
-def _report_json(setup: _Setup, report: Report) -> dict[str, Any]:
-    return {
-        "ok": report.ok,
-        "target": setup.target,
-        "backend": setup.backend_target,
-        "seed": report.seed,
-        "nodes": setup.nodes,
-        "plan": setup.plan.describe(),
-        "workload": setup.workload_json(),
-        "violations": [{"invariant": v.invariant, "at": v.at, "detail": v.detail} for v in report.violations],
-        "stats": report.stats,
-        "trace_hash": report.trace_hash,
-        "trace_lines": len(report.trace),
-        "replay_command": setup.replay_command(report.seed),
-    }
-
-
-def _print_json(data: dict[str, Any]) -> None:
-    typer.echo(json.dumps(data, sort_keys=True))
-
-
-def _write_trace(path: Path, setup: _Setup, report: Report) -> None:
-    """The header line, then the trace lines exactly as they were hashed."""
-    header = json.dumps(setup.header(report), sort_keys=True, separators=(",", ":"))
-    try:
-        with path.open("w", encoding="utf-8", newline="\n") as out:
-            out.write(header + "\n")
-            for line in report.trace:
-                out.write(line + "\n")
-    except OSError as exc:
-        raise usage_error(f"cannot write {path}: {exc.strerror}", "--trace") from None
-
-
-# -- parsing and loading -------------------------------------------------------------------------
 
 
 def _plan_error(exc: Exception) -> str:
