@@ -101,8 +101,12 @@ class Runtime:
         proc.metrics.state = int(state)
 
     def notify(self) -> None:
-        """Wake everything waiting for a change this process made (testing helpers, awaiters)."""
+        """A record was written: wake the outbox relay and everything waiting for a change."""
         self.outbox_wake.set()
+        self.notify_waiters()
+
+    def notify_waiters(self) -> None:
+        """Something other than a record changed (a timeout): wake waiters, not the relay."""
         changed, self._changed = self._changed, None
         if changed is not None:
             changed.set()

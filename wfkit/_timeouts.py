@@ -92,7 +92,7 @@ def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Reso
                         version=record.meta.version,
                     )
             rt.timeout_wakes[status].set()
-            rt.notify()
+            rt.notify_waiters()
 
         await consume(
             rt,
@@ -140,7 +140,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
                 break
         await store.complete(row.id)
         proc.metrics.observe(asyncio.get_running_loop().time() - started)
-        rt.notify()
+        rt.notify_waiters()
 
     async def ring_at(when: datetime) -> None:
         await rt.clock.sleep_until(when)
