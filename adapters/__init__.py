@@ -84,14 +84,23 @@ def mask_url(url: str) -> str:
 def connect(url: str, **options: Any) -> Backend:
     """A `Backend` for `url` (nothing opens until `async with`).
 
-    Supported now: `memory://`. Unknown schemes raise `ConfigurationError` naming what is supported.
+    Supported now: `memory://` and `sqlite:///relative.db` / `sqlite:////absolute.db`. Unknown
+    schemes raise `ConfigurationError` naming what is supported.
     """
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "memory":
         from wfkit.adapters.memory import backend
 
         return backend(url=url, **options)
+    if scheme == "sqlite":
+        try:
+            from wfkit.adapters import sqlite
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"{mask_url(url)!r} needs the SQLite extra: pip install 'wfkit[sqlite]' ({exc})"
+            ) from exc
+        return sqlite.connect(url, **options)
     raise ConfigurationError(
-        f"unsupported store URL {mask_url(url)!r}: use memory:// "
-        "(SQL and broker adapters arrive with their extras)"
+        f"unsupported store URL {mask_url(url)!r}: use memory:// or sqlite:///file.db "
+        "(other SQL and broker adapters arrive with their extras)"
     )

@@ -13,8 +13,7 @@ from wfkit._ports import EventSender, EventStreamer
 from wfkit._query import Order, RecordFilter
 from wfkit._record import OutboxEvent, Record, outbox_event_for
 from wfkit._runstate import RunState
-
-from ._feed import Subscribers
+from wfkit.adapters._feed import Subscribers
 
 _Key = tuple[str, str]
 

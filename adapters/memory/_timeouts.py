@@ -9,8 +9,7 @@ from datetime import datetime
 
 from wfkit._clock import Clock, SystemClock
 from wfkit._record import TimeoutRecord
-
-from ._feed import Subscribers
+from wfkit.adapters._feed import Subscribers
 
 _LAST_ID = 2**63
 

@@ -1,4 +1,4 @@
-"""Change notifications for the memory stores (the optional `ChangeFeed` port)."""
+"""In-process change notifications for stores (the optional `ChangeFeed` port), shared by adapters."""
 
 from __future__ import annotations
 

@@ -1,0 +1,66 @@
+"""`sqlite.connect(url_or_path)`: the four SQLite adapters on one file, as a `Backend`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from wfkit._clock import Clock
+from wfkit.adapters import Backend
+
+from ._db import check_directory, path_from_url
+from ._roles import DEFAULT_LEASE, RoleScheduler
+from ._store import RecordStore
+from ._streamer import DEFAULT_POLL_FREQUENCY, EventStreamer
+from ._timeouts import TimeoutStore
+
+
+def connect(
+    url_or_path: str | Path,
+    *,
+    clock: Clock | None = None,
+    busy_timeout: float = 5.0,
+    synchronous: str = "FULL",
+    lease: float = DEFAULT_LEASE,
+    poll_frequency: float = DEFAULT_POLL_FREQUENCY,
+    **build_options: Any,
+) -> Backend:
+    """A `Backend` on one SQLite file (nothing opens until `async with`).
+
+    `url_or_path` is `sqlite:///relative.db` (to the working directory), `sqlite:////abs.db` or a
+    plain path. The file's directory must exist (a `ConfigurationError` names it otherwise); the
+    file and its schema are created on first open. `lease` is the role lease in seconds,
+    `poll_frequency` how often receivers look for other processes' events; other keyword options
+    go to `Backend.build` (with `clock`, if given).
+    """
+    raw = str(url_or_path)
+    path = path_from_url(raw) if isinstance(url_or_path, str) else Path(url_or_path)
+    path = Path.cwd() / path if not path.is_absolute() else path
+    check_directory(path)
+    t, sync = busy_timeout, synchronous
+    streamer = EventStreamer(
+        path, clock=clock, poll_frequency=poll_frequency, busy_timeout=t, synchronous=sync
+    )
+    store = RecordStore(path, busy_timeout=t, synchronous=sync)
+    roles = RoleScheduler(path, lease=lease, busy_timeout=t, synchronous=sync)
+    timeouts = TimeoutStore(path, clock=clock, busy_timeout=t, synchronous=sync)
+    adapters = (store, timeouts, streamer, roles)
+
+    async def opener() -> None:
+        try:
+            for adapter in adapters:
+                await adapter.open()
+        except BaseException:
+            await closer()
+            raise
+
+    async def closer() -> None:
+        for adapter in reversed(adapters):
+            await adapter.close()
+
+    if clock is not None:
+        build_options.setdefault("clock", clock)
+    url = raw if raw.startswith("sqlite://") else f"sqlite:///{path}"
+    return Backend(
+        streamer, store, roles, timeouts, url=url, opener=opener, closer=closer, build_options=build_options
+    )

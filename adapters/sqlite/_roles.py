@@ -1,0 +1,163 @@
+"""The SQLite `RoleScheduler`: a lease row per role, with a holder token, an expiry and a fence.
+
+`hold(role)` takes the lease when its row is missing or expired (in one `BEGIN IMMEDIATE`
+transaction, bumping the fencing token), and otherwise polls. While held, a background task renews
+the lease every third of its length with a compare on holder and fence; when a renewal finds the
+lease taken, or renewals keep failing until it has expired, the holder's body is cancelled through
+`RoleScope` and its `async with` raises `RoleLost`. Expiry is wall-clock time, shared by every
+process on the file; a killed process's roles move on within one lease (5 s by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from pathlib import Path
+from types import TracebackType
+
+from wfkit._roles import RoleScope
+
+from ._db import Database
+
+DEFAULT_LEASE = 5.0
+DEFAULT_POLL = 0.05
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class RoleScheduler:
+    """Exclusive roles across every process using one SQLite file; open with `async with`.
+
+    `lease` is how long a holder that stops renewing keeps its roles; renewal runs every `lease / 3`
+    seconds; a waiter re-checks a taken role every `poll` seconds.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        lease: float = DEFAULT_LEASE,
+        poll: float = DEFAULT_POLL,
+        busy_timeout: float = 5.0,
+        synchronous: str = "FULL",
+    ) -> None:
+        if lease <= 0 or poll <= 0:
+            raise ValueError("lease and poll must be positive")
+        self._db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
+        self.lease = lease
+        self.poll = poll
+
+    async def open(self) -> None:
+        await self._db.open()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> RoleScheduler:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def hold(self, role: str) -> _Hold:
+        """`async with scheduler.hold(role):` runs its body only while holding `role`."""
+        return _Hold(self, role)
+
+    async def _try_acquire(self, role: str, token: str) -> int | None:
+        """Take the lease if it is free or expired; its new fencing token, or None if taken."""
+        now = _now_us()
+        async with self._db.transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT holder, expires_us, fence FROM wfkit_leases WHERE role = ?", (role,)
+                )
+            )
+            if rows and rows[0][1] > now and rows[0][0] != token:
+                return None
+            fence = (int(rows[0][2]) if rows else 0) + 1
+            await conn.execute(
+                "INSERT INTO wfkit_leases (role, holder, expires_us, fence) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (role) DO UPDATE SET holder = excluded.holder, "
+                "expires_us = excluded.expires_us, fence = excluded.fence",
+                (role, token, now + int(self.lease * 1_000_000), fence),
+            )
+        return fence
+
+    async def _renew(self, role: str, token: str, fence: int) -> bool:
+        """Extend the lease; False when it is no longer this holder's."""
+        changed = await self._db.execute(
+            "UPDATE wfkit_leases SET expires_us = ? WHERE role = ? AND holder = ? AND fence = ? "
+            "AND expires_us > ?",
+            (_now_us() + int(self.lease * 1_000_000), role, token, fence, _now_us()),
+        )
+        return changed == 1
+
+    async def _release(self, role: str, token: str) -> None:
+        await self._db.execute("DELETE FROM wfkit_leases WHERE role = ? AND holder = ?", (role, token))
+
+
+class _Hold:
+    """The async context manager `RoleScheduler.hold` returns."""
+
+    def __init__(self, scheduler: RoleScheduler, role: str) -> None:
+        self._scheduler = scheduler
+        self._role = role
+        self._token = ""
+        self._scope: RoleScope | None = None
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> None:
+        if self._scope is not None:
+            raise RuntimeError(f"this hold of role {self._role!r} is already entered")
+        scheduler, role = self._scheduler, self._role
+        token = self._token = uuid.uuid4().hex
+        try:
+            while (fence := await scheduler._try_acquire(role, token)) is None:
+                await asyncio.sleep(scheduler.poll)
+        except BaseException:
+            # Cancelled mid-acquire: the lease may have been committed for us; give it back.
+            await asyncio.shield(scheduler._release(role, token))
+            raise
+        scope = self._scope = RoleScope(role)
+        scope.enter()
+        self._renewer = asyncio.ensure_future(self._keep(scope, token, fence))
+
+    async def _keep(self, scope: RoleScope, token: str, fence: int) -> None:
+        """Renew every third of the lease; lose the role once it is gone or has run out."""
+        scheduler = self._scheduler
+        expires = time.monotonic() + scheduler.lease
+        while True:
+            await asyncio.sleep(scheduler.lease / 3)
+            try:
+                renewed = await scheduler._renew(self._role, token, fence)
+            except Exception:  # the database is busy or gone: keep trying while the lease lasts
+                if time.monotonic() < expires:
+                    continue
+                renewed = False
+            if not renewed:
+                scope.lose()
+                return
+            expires = time.monotonic() + scheduler.lease
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        scope, self._scope = self._scope, None
+        renewer, self._renewer = self._renewer, None
+        if scope is None:
+            return
+        if renewer is not None:
+            renewer.cancel()  # not awaited: an outside cancellation must reach this task's caller
+        with contextlib.suppress(Exception):  # an unreleased lease simply expires
+            await asyncio.shield(self._scheduler._release(self._role, self._token))
+        scope.exit(exc_type, exc, tb)

@@ -1,0 +1,147 @@
+"""The SQLite `TimeoutStore`: one row per uncompleted timeout, indexed by (workflow, status, expiry).
+
+Ids come from an AUTOINCREMENT key, so they increase in creation order across every process on
+the file. Completing or cancelling deletes the row, since the port only ever lists uncompleted
+timeouts. Expiry is compared as integer microseconds; the exact datetime is kept as text.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from wfkit._clock import Clock, SystemClock
+from wfkit._record import TimeoutRecord
+from wfkit.adapters._feed import Subscribers
+
+from ._db import Database, to_us
+
+_COLUMNS = "id, workflow_name, foreign_id, run_id, status, expire_at, created_at, version"
+
+
+def _timeout(row: Any) -> TimeoutRecord:
+    return TimeoutRecord(
+        id=row[0],
+        workflow_name=row[1],
+        foreign_id=row[2],
+        run_id=row[3],
+        status=row[4],
+        expire_at=datetime.fromisoformat(row[5]),
+        created_at=datetime.fromisoformat(row[6]),
+        version=row[7],
+    )
+
+
+class TimeoutStore:
+    """A `TimeoutStore` in one SQLite file; `created_at` comes from `clock` (the wall clock by default).
+
+    Also a `ChangeFeed` for this process: creating a timeout wakes this process's pollers at once.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Clock | None = None,
+        busy_timeout: float = 5.0,
+        synchronous: str = "FULL",
+    ) -> None:
+        self._db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._subscribers = Subscribers()
+
+    async def open(self) -> None:
+        await self._db.open()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> TimeoutStore:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` after every timeout created for `workflow_name` through this object."""
+        return self._subscribers.subscribe(workflow_name, callback)
+
+    async def create(
+        self,
+        workflow_name: str,
+        foreign_id: str,
+        run_id: str,
+        status: int,
+        expire_at: datetime,
+        *,
+        version: int = 0,
+    ) -> int:
+        """Schedule a timeout of the run at `status`, due at `expire_at`; returns its id."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO wfkit_timeouts (workflow_name, foreign_id, run_id, status, expire_at, "
+                "expire_us, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    workflow_name,
+                    foreign_id,
+                    run_id,
+                    status,
+                    expire_at.isoformat(),
+                    to_us(expire_at),
+                    self._clock.now().isoformat(),
+                    version,
+                ),
+            )
+            timeout_id = cursor.lastrowid
+            await cursor.close()
+        assert timeout_id is not None
+        self._subscribers.notify(workflow_name)
+        return timeout_id
+
+    async def complete(self, timeout_id: int) -> None:
+        """Mark the timeout done so it is listed no more; an unknown id is a no-op."""
+        await self._db.execute("DELETE FROM wfkit_timeouts WHERE id = ?", (timeout_id,))
+
+    async def cancel(self, timeout_id: int) -> None:
+        """Delete the timeout; an unknown id is a no-op."""
+        await self._db.execute("DELETE FROM wfkit_timeouts WHERE id = ?", (timeout_id,))
+
+    async def list(self, workflow_name: str, *, run_id: str | None = None) -> builtins.list[TimeoutRecord]:
+        """Uncompleted timeouts of the workflow (of one run, if given), by id."""
+        if run_id is None:
+            rows = await self._db.fetchall(
+                f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = ? ORDER BY id", (workflow_name,)
+            )
+        else:
+            rows = await self._db.fetchall(
+                f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = ? AND run_id = ? ORDER BY id",
+                (workflow_name, run_id),
+            )
+        return [_timeout(r) for r in rows]
+
+    async def list_valid(
+        self, workflow_name: str, status: int, now: datetime
+    ) -> builtins.list[TimeoutRecord]:
+        """Uncompleted timeouts at `status` with `expire_at <= now`, by id."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = ? AND status = ? "
+            "AND expire_us <= ? ORDER BY id",
+            (workflow_name, status, to_us(now)),
+        )
+        return [_timeout(r) for r in rows]
+
+    async def next_expiry(self, workflow_name: str, status: int, after: datetime) -> datetime | None:
+        """The earliest `expire_at` later than `after` among uncompleted timeouts at `status`."""
+        rows = await self._db.fetchall(
+            "SELECT expire_at FROM wfkit_timeouts WHERE workflow_name = ? AND status = ? "
+            "AND expire_us > ? ORDER BY expire_us LIMIT 1",
+            (workflow_name, status, to_us(after)),
+        )
+        return datetime.fromisoformat(rows[0][0]) if rows else None
