@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import re
 import shutil
@@ -110,7 +111,7 @@ def test_unknown_command_is_one_line_and_exit_2() -> None:
 
 
 def test_demo_runs_and_summarises() -> None:
-    code, out, err = invoke("demo", "--runs", "5", "--seed", "3")
+    code, out, err = invoke("demo", "--runs", "5", "--seed", "3", "--store", "memory://")
     assert code == 0, err
     assert re.search(r"total runs\s*│\s*5\s*│", out), out
     assert re.search(r"on_complete hooks\s*│\s*5\s*│", out), out
@@ -118,6 +119,31 @@ def test_demo_runs_and_summarises() -> None:
     expected = collections.Counter(FATES[p.fate] for p in make_plan(5, 3))
     for status, count in expected.items():
         assert re.search(rf"{status}\s*│\s*{count}\s*│", out), (status, out)
+
+
+def test_demo_keeps_its_runs_in_a_sqlite_file_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        code, out, err = invoke("demo", "--runs", "3", "--seed", "2")
+        assert code == 0, err
+        assert "wfkit-demo.db" in out
+        assert re.search(r"total runs\s*│\s*3\s*│", out), out  # this demo's runs only
+
+    async def count() -> int:
+        from wfkit.adapters import connect
+
+        async with connect("sqlite:///wfkit-demo.db") as backend:
+            return await backend.store.count("orders")
+
+    assert asyncio.run(count()) == 6  # the second demo saw the file the first one left
+
+
+def test_demo_with_a_bad_store_url_says_so() -> None:
+    code, out, err = invoke("demo", "--store", "nosuch://x")
+    assert code in (1, 2), (out, err)
+    assert_one_line_error(err, "nosuch://x")
 
 
 def test_demo_plan_is_seeded() -> None:

@@ -1,4 +1,7 @@
-"""`wfkit demo`: an order workflow on the in-memory adapters, with a live view and a summary.
+"""`wfkit demo`: an order workflow on the embedded SQLite store, with a live view and a summary.
+
+The runs land in `wfkit-demo.db` in the working directory (`--store` picks another URL, e.g.
+`memory://`), so a later `wfkit demo`, or any tool opening that file, sees them.
 
 Orders arrive over about a second; most are paid by a payment-provider callback a moment after
 they reach PAYMENT_PENDING, some are never paid and expire after a real 1.5 s timeout, a few are
@@ -25,7 +28,10 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from wfkit import Workflow
+    from wfkit.adapters import Backend
 
+DEMO_STORE = "sqlite:///wfkit-demo.db"
+"""The demo's default store: a SQLite file in the working directory."""
 PAYMENT_WINDOW = 1.5
 """Seconds an order may stay unpaid in PAYMENT_PENDING before its timeout expires it."""
 ARRIVALS = 1.0
@@ -66,18 +72,26 @@ def demo(
     seed: Annotated[
         int, typer.Option("--seed", "-s", help="Decides which orders are invalid or unpaid.")
     ] = 1,
+    store: Annotated[
+        str, typer.Option("--store", help="Where the runs go: a store URL (sqlite:///…, memory://).")
+    ] = DEMO_STORE,
 ) -> None:
-    """Run an order workflow in memory: trigger orders, pay most of them, let some expire."""
+    """Run an order workflow: trigger orders, pay most of them, let some expire."""
     from rich.console import Console
+
+    from wfkit.adapters import connect, mask_url
 
     console = Console(highlight=False)
     plan = make_plan(runs, seed)
+    backend = connect(store)  # a bad URL fails here, before anything runs
     console.print(
-        f"[bold]wfkit demo[/]: {runs} orders in memory (seed {seed}), "
+        f"[bold]wfkit demo[/]: {runs} orders in {mask_url(store)} (seed {seed}), "
         f"unpaid orders expire after {PAYMENT_WINDOW:g} s"
     )
-    outcome = asyncio.run(_drive(plan, console))
+    outcome = asyncio.run(_drive(plan, console, backend))
     console.print(summary(outcome, seed))
+    if store == DEMO_STORE:
+        console.print("runs kept in [bold]wfkit-demo.db[/] (in this directory)")
 
 
 def make_plan(runs: int, seed: int) -> list[Planned]:
@@ -94,20 +108,19 @@ def make_plan(runs: int, seed: int) -> list[Planned]:
     return plan
 
 
-async def _drive(plan: list[Planned], console: Console) -> Outcome:
+async def _drive(plan: list[Planned], console: Console, backend: Backend) -> Outcome:
     from prometheus_client import CollectorRegistry
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from wfkit import WfkitError
-    from wfkit.adapters import memory
 
     hooked: set[str] = set()
+    run_ids: list[str] = []  # this demo's runs (the store may hold earlier demos' too)
 
     async def on_complete(run: _orders.OrderRun) -> None:
         hooked.add(run.run_id)
 
     builder = _orders.builder(timedelta(seconds=PAYMENT_WINDOW), on_complete=on_complete)
-    backend = memory.backend()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console)
     tasks = {"finished": progress.add_task(f"[bold]{'finished':>16}[/]", total=len(plan))}
     for s in Status:
@@ -116,11 +129,13 @@ async def _drive(plan: list[Planned], console: Console) -> Outcome:
     deadline = 8.0 + len(plan) / 100
     async with backend, backend.build(builder, metrics=CollectorRegistry()) as wf:
         started = loop.time()
-        orders = asyncio.gather(*(_order(wf, p, deadline) for p in plan))
+        orders = asyncio.gather(*(_order(wf, p, deadline, run_ids) for p in plan))
         try:
             with progress:
                 async with asyncio.timeout(deadline):
-                    while not await _update(wf, progress, tasks, len(plan)) or len(hooked) < len(plan):
+                    while not await _update(wf, run_ids, progress, tasks, len(plan)) or len(hooked) < len(
+                        plan
+                    ):
                         if orders.done():
                             orders.result()  # raise what went wrong, if anything
                         await asyncio.sleep(0.05)
@@ -134,7 +149,7 @@ async def _drive(plan: list[Planned], console: Console) -> Outcome:
                 orders.cancel()
                 await asyncio.wait([orders])
         elapsed = loop.time() - started
-        records = await wf.store.list(wf.name, limit=len(plan))
+        records = [await wf.store.lookup(run_id) for run_id in run_ids]
         transitions = 0
         for record in records:
             history = await wf.store.history(record.run_id)
@@ -145,11 +160,12 @@ async def _drive(plan: list[Planned], console: Console) -> Outcome:
     return Outcome(counts, len(records), transitions, elapsed, hooked)
 
 
-async def _order(wf: Workflow[Order, Status], p: Planned, timeout: float) -> None:
+async def _order(wf: Workflow[Order, Status], p: Planned, timeout: float, run_ids: list[str]) -> None:
     """One customer and their payment provider: place the order, then pay it (or not)."""
     await asyncio.sleep(p.arrive)
     order = Order(p.foreign_id, list(p.items), p.total)
     run_id = await wf.trigger(p.foreign_id, initial=order)
+    run_ids.append(run_id)
     if p.fate != "paid":
         return
     run = await wf.await_status(p.foreign_id, run_id, Status.PAYMENT_PENDING, timeout=timeout)
@@ -158,10 +174,10 @@ async def _order(wf: Workflow[Order, Status], p: Planned, timeout: float) -> Non
 
 
 async def _update(
-    wf: Workflow[Order, Status], progress: Progress, tasks: dict[str, TaskID], total: int
+    wf: Workflow[Order, Status], run_ids: list[str], progress: Progress, tasks: dict[str, TaskID], total: int
 ) -> bool:
     """Show how many orders are at each status now; True once every order has finished."""
-    records = await wf.store.list(wf.name, limit=total)
+    records = [await wf.store.lookup(run_id) for run_id in list(run_ids)]
     counts = dict.fromkeys(tasks, 0)
     for record in records:
         counts[Status(record.status).name] += 1
