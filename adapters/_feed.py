@@ -23,5 +23,7 @@ class Subscribers:
         return unsubscribe
 
     def notify(self, workflow_name: str) -> None:
-        for callback in tuple(self._by_workflow.get(workflow_name, ())):
-            callback()
+        callbacks = self._by_workflow.get(workflow_name)
+        if callbacks:
+            for callback in tuple(callbacks):
+                callback()

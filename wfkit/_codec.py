@@ -7,10 +7,17 @@ models are recognised by those methods). Every failure surfaces as `CodecError`.
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import dataclasses
+import datetime
+import decimal
+import enum
 import functools
 import reprlib
+import types
+import typing
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
@@ -187,6 +194,8 @@ class JsonCodec:
         """
         data = self.encode(obj)
         decoded = self.decode(data, object_type)
+        if decoded == obj and _exact(object_type):
+            return data  # every field is typed precisely: nothing can hide behind ==
         found = _first_difference(obj, decoded)  # also catches types lost behind ==
         if found is None and decoded == obj:
             return data
@@ -269,3 +278,61 @@ class JsonCodec:
             why = f"the bytes are not valid JSON ({detail})"
             fix = "check the stored bytes were written by this codec"
         return CodecError(f"cannot decode {name}: {why}; {fix}", type_name=name)
+
+
+_EXACT_LEAVES = frozenset(
+    {
+        str,
+        int,
+        float,
+        bool,
+        bytes,
+        type(None),
+        datetime.datetime,
+        datetime.date,
+        datetime.time,
+        datetime.timedelta,
+        uuid.UUID,
+        decimal.Decimal,
+    }
+)
+
+
+@functools.cache
+def _exact(tp: Any) -> bool:
+    """Whether decoding as `tp` reproduces every value's type, so `==` is proof enough.
+
+    True for classes whose fields are typed down to scalars, enums, containers and other such
+    classes; False wherever `Any`, `object`, a bare container or an unknown type could let a
+    value change type (an IntEnum coming back as an int) while still comparing equal.
+    """
+    return _exact_hint(tp, 0)
+
+
+def _exact_hint(tp: Any, depth: int) -> bool:
+    if depth > 20:
+        return False
+    if tp in _EXACT_LEAVES or (isinstance(tp, type) and issubclass(tp, enum.Enum)):
+        return True
+    origin = typing.get_origin(tp)
+    if origin is not None:
+        args = typing.get_args(tp)
+        if origin in (
+            list,
+            set,
+            frozenset,
+            tuple,
+            dict,
+            typing.Union,
+            types.UnionType,
+            collections.abc.Sequence,
+        ):
+            return bool(args) and all(a is Ellipsis or _exact_hint(a, depth + 1) for a in args)
+        return origin is typing.Literal
+    if isinstance(tp, type) and (dataclasses.is_dataclass(tp) or issubclass(tp, msgspec.Struct)):
+        try:
+            hints = typing.get_type_hints(tp)
+        except Exception:
+            return False
+        return all(_exact_hint(h, depth + 1) for h in hints.values())
+    return False

@@ -287,12 +287,15 @@ class Runtime:
             return False, None
         run = self.make_run(record, obj)
         try:
-            with self._span(proc, record):
-                if time_limit is None:
-                    result = await fn(run)
-                else:
-                    async with asyncio.timeout(time_limit):
+            if self.tracer is None and time_limit is None:
+                result = await fn(run)  # the common case, without a context manager in the way
+            else:
+                with self._span(proc, record):
+                    if time_limit is None:
                         result = await fn(run)
+                    else:
+                        async with asyncio.timeout(time_limit):
+                            result = await fn(run)
             new = self.next_for(record, run, result, allowed)
         except (Exception, asyncio.CancelledError) as exc:
             task = asyncio.current_task()

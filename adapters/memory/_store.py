@@ -16,6 +16,7 @@ from wfkit._runstate import RunState
 from wfkit.adapters._feed import Subscribers
 
 _Key = tuple[str, str]
+_ACTIVE = frozenset(state for state in RunState if state.active)
 
 
 class RecordStore:
@@ -66,7 +67,7 @@ class RecordStore:
             raise VersionConflict(run_id, expected=version - 1, actual=stored)
         key = self._key_of.get(run_id) or (record.workflow_name, record.foreign_id)
         holder = self._active.get(key)
-        active = record.run_state.active
+        active = record.run_state in _ACTIVE
         if active and holder is not None and holder != run_id:
             raise WorkflowInProgress(key[0], key[1], holder)
 
