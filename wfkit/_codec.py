@@ -18,7 +18,7 @@ import reprlib
 import types
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 import msgspec
@@ -194,7 +194,7 @@ class JsonCodec:
         """
         data = self.encode(obj)
         decoded = self.decode(data, object_type)
-        if decoded == obj and _exact(object_type):
+        if decoded == obj and _exact(cast(Hashable, object_type)):
             return data  # every field is typed precisely: nothing can hide behind ==
         found = _first_difference(obj, decoded)  # also catches types lost behind ==
         if found is None and decoded == obj:
