@@ -91,6 +91,7 @@ class Runtime:
         self._terminals = frozenset(info.terminals)
         self._status_type = spec.status_type
         self._members = {int(m): m for m in spec.status_type}
+        self._object_type = spec.object_type
         self._changed: asyncio.Event | None = None
         self._run_state_labels = {s: s.label for s in RunState}
 
@@ -168,6 +169,9 @@ class Runtime:
     async def commit(self, record: Record, previous: RunState) -> None:
         """Store a version (compare-and-set + outbox, atomically) and wake the relay."""
         await self.store.store(record)
+        self._committed(record, previous)
+
+    def _committed(self, record: Record, previous: RunState) -> None:
         if previous is not record.run_state:
             self.metrics.run_state_change(
                 self.name, self._run_state_labels[previous], self._run_state_labels[record.run_state]
@@ -257,12 +261,13 @@ class Runtime:
                 proc.skip("next value specified skip")
             return False
         try:
-            await self.commit(new, record.run_state)
+            await self.store.store(new)  # `commit` inlined: this is the hottest write path
         except VersionConflict:
             if proc is not None:
                 proc.skip("version conflict")
             self.debug_log("skipping update: record changed meanwhile", run_id=record.run_id)
             return False
+        self._committed(new, record.run_state)
         return True
 
     async def attempt(
@@ -281,7 +286,7 @@ class Runtime:
         failures). Any other failure raises `StepFailed`, so the event is retried after a backoff.
         """
         try:
-            obj = self.decode(record)
+            obj = self.codec.decode(record.object, self._object_type)
         except CodecError as exc:
             await self.pause_undecodable(record, exc)
             return False, None
