@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _broken import AckOnDeliveryStreamer
 from hypothesis import HealthCheck, Phase, find, given, settings
 
 import wfkit
@@ -408,36 +409,9 @@ def test_the_strategies_refuse_unknown_faults_and_bad_bounds() -> None:
         workloads(max_runs=2, min_runs=3)
 
 
-# A deliberately broken streamer for the shrinking demo: it commits a receiver's cursor as it
-# delivers, so an event whose handling fails is never delivered again.
-class _AckOnDelivery:
-    def __init__(self, inner: wfkit.EventReceiver) -> None:
-        self._inner = inner
-
-    async def recv(self) -> wfkit.Event:
-        event = await self._inner.recv()
-        await self._inner.ack(event)
-        return event
-
-    async def ack(self, event: wfkit.Event) -> None:
-        await self._inner.ack(event)
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-class _AckingStreamer(memory.EventStreamer):
-    async def receiver(  # type: ignore[override]
-        self, topic: str, name: str, *, poll_frequency: float | None = None, from_latest: bool = False
-    ) -> _AckOnDelivery:
-        return _AckOnDelivery(
-            await super().receiver(topic, name, poll_frequency=poll_frequency, from_latest=from_latest)
-        )
-
-
 def _acking_backend(clock: SimClock) -> Backend:
     return Backend(
-        _AckingStreamer(clock=clock),
+        AckOnDeliveryStreamer(clock=clock),  # broken: acks before the handler commits
         memory.RecordStore(clock=clock),
         memory.RoleScheduler(clock=clock),
         memory.TimeoutStore(clock=clock),
