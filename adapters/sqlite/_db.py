@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import aiosqlite
 
@@ -209,3 +210,24 @@ class Database:
             count = cursor.rowcount
             await cursor.close()
             return count
+
+
+class OnDatabase:
+    """`open()`, `close()` and `async with` for an adapter built on one `Database` (`self._db`)."""
+
+    _db: Database
+
+    async def open(self) -> None:
+        await self._db.open()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

@@ -19,7 +19,7 @@ from types import TracebackType
 
 from wfkit._roles import RoleScope
 
-from ._db import Database
+from ._db import Database, OnDatabase
 
 DEFAULT_LEASE = 5.0
 DEFAULT_POLL = 0.05
@@ -29,7 +29,7 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-class RoleScheduler:
+class RoleScheduler(OnDatabase):
     """Exclusive roles across every process using one SQLite file; open with `async with`.
 
     `lease` is how long a holder that stops renewing keeps its roles; renewal runs every `lease / 3`
@@ -50,21 +50,6 @@ class RoleScheduler:
         self._db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self.lease = lease
         self.poll = poll
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    async def __aenter__(self) -> RoleScheduler:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def hold(self, role: str) -> _Hold:
         """`async with scheduler.hold(role):` runs its body only while holding `role`."""

@@ -15,7 +15,6 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from wfkit._errors import RecordNotFound, VersionConflict, WorkflowInProgress
@@ -25,7 +24,7 @@ from wfkit._record import Meta, OutboxEvent, Record, outbox_event_for
 from wfkit._runstate import RunState
 from wfkit.adapters._feed import Subscribers
 
-from ._db import Database, to_us
+from ._db import Database, OnDatabase, to_us
 
 _COLUMNS = (
     "run_id, version, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, "
@@ -105,7 +104,7 @@ def _where(workflow_name: str | None, filters: RecordFilter | None) -> tuple[str
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-class RecordStore:
+class RecordStore(OnDatabase):
     """A `RecordStore` in one SQLite file; open it with `async with` (or `open()`/`close()`).
 
     Also a `ChangeFeed` for writers in this process: `subscribe` wakes this process's outbox relay
@@ -115,21 +114,6 @@ class RecordStore:
     def __init__(self, path: str | Path, *, busy_timeout: float = 5.0, synchronous: str = "FULL") -> None:
         self._db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self._subscribers = Subscribers()
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    async def __aenter__(self) -> RecordStore:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback()` after every write of `workflow_name` through this object."""

@@ -14,19 +14,18 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 
 from wfkit._clock import Clock, SystemClock
 from wfkit._record import Event
 from wfkit.adapters.memory._streamer import ClosedError
 
-from ._db import Database
+from ._db import Database, OnDatabase
 
 DEFAULT_POLL_FREQUENCY = 0.05
 _BATCH = 100
 
 
-class EventStreamer:
+class EventStreamer(OnDatabase):
     """An `EventStreamer` in one SQLite file; open it with `async with` (or `open()`/`close()`)."""
 
     def __init__(
@@ -42,21 +41,6 @@ class EventStreamer:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._poll_frequency = poll_frequency
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    async def __aenter__(self) -> EventStreamer:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def sender(self, topic: str) -> EventSender:
         """A sender that appends to `topic`."""

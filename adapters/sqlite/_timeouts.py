@@ -11,14 +11,13 @@ import builtins
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from wfkit._clock import Clock, SystemClock
 from wfkit._record import TimeoutRecord
 from wfkit.adapters._feed import Subscribers
 
-from ._db import Database, to_us
+from ._db import Database, OnDatabase, to_us
 
 _COLUMNS = "id, workflow_name, foreign_id, run_id, status, expire_at, created_at, version"
 
@@ -36,7 +35,7 @@ def _timeout(row: Any) -> TimeoutRecord:
     )
 
 
-class TimeoutStore:
+class TimeoutStore(OnDatabase):
     """A `TimeoutStore` in one SQLite file; `created_at` comes from `clock` (the wall clock by default).
 
     Also a `ChangeFeed` for this process: creating a timeout wakes this process's pollers at once.
@@ -53,21 +52,6 @@ class TimeoutStore:
         self._db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._subscribers = Subscribers()
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    async def __aenter__(self) -> TimeoutStore:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback()` after every timeout created for `workflow_name` through this object."""
