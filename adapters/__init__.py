@@ -84,8 +84,9 @@ def mask_url(url: str) -> str:
 def connect(url: str, **options: Any) -> Backend:
     """A `Backend` for `url` (nothing opens until `async with`).
 
-    Supported now: `memory://` and `sqlite:///relative.db` / `sqlite:////absolute.db`. Unknown
-    schemes raise `ConfigurationError` naming what is supported.
+    Supported now: `memory://`, `sqlite:///relative.db` / `sqlite:////absolute.db` and
+    `postgresql://user:password@host:5432/database` (also `postgres://`). Unknown schemes raise
+    `ConfigurationError` naming what is supported.
     """
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "memory":
@@ -100,7 +101,16 @@ def connect(url: str, **options: Any) -> Backend:
                 f"{mask_url(url)!r} needs the SQLite extra: pip install 'wfkit[sqlite]' ({exc})"
             ) from exc
         return sqlite.connect(url, **options)
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from wfkit.adapters import postgres
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"{mask_url(url)!r} needs the PostgreSQL extra: pip install 'wfkit[postgres]' ({exc})"
+            ) from exc
+        return postgres.connect(url, **options)
     raise ConfigurationError(
-        f"unsupported store URL {mask_url(url)!r}: use memory:// or sqlite:///file.db "
+        f"unsupported store URL {mask_url(url)!r}: use memory://, sqlite:///file.db or "
+        "postgresql://user@host:5432/database "
         "(other SQL and broker adapters arrive with their extras)"
     )

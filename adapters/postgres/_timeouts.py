@@ -1,0 +1,138 @@
+"""The PostgreSQL `TimeoutStore`: one row per uncompleted timeout, indexed by (workflow, status, expiry).
+
+Ids come from a `BIGSERIAL`, so they increase in creation order. Completing or cancelling deletes
+the row, since the port only ever lists uncompleted timeouts. Expiry is compared as integer
+microseconds; the exact datetime is kept as text. Creating a timeout queues
+`pg_notify('wfkit_timeouts', workflow)`, and every store LISTENs, so pollers in every process wake.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from wfkit._clock import Clock, SystemClock
+from wfkit._record import TimeoutRecord
+from wfkit.adapters._feed import Subscribers
+
+from ._db import Database, OnDatabase, database, to_us
+
+CHANNEL = "wfkit_timeouts"
+_COLUMNS = "id, workflow_name, foreign_id, run_id, status, expire_at, created_at, version"
+
+
+def _timeout(row: Any) -> TimeoutRecord:
+    return TimeoutRecord(
+        id=row[0],
+        workflow_name=row[1],
+        foreign_id=row[2],
+        run_id=row[3],
+        status=row[4],
+        expire_at=datetime.fromisoformat(row[5]),
+        created_at=datetime.fromisoformat(row[6]),
+        version=row[7],
+    )
+
+
+class TimeoutStore(OnDatabase):
+    """A `TimeoutStore` in one PostgreSQL database; `created_at` comes from `clock` (wall clock by default).
+
+    Also a `ChangeFeed` across processes (LISTEN/NOTIFY on `wfkit_timeouts`).
+    """
+
+    def __init__(self, url_or_db: str | Database, *, clock: Clock | None = None, **options: Any) -> None:
+        self._db = database(url_or_db, **options)
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._subscribers = Subscribers()
+
+    async def open(self) -> None:
+        await self._db.open()
+        try:
+            await self._db.listen(CHANNEL, self._subscribers.notify)
+        except BaseException:
+            await self._db.close()
+            raise
+
+    async def close(self) -> None:
+        self._db.unlisten(CHANNEL, self._subscribers.notify)
+        await self._db.close()
+
+    def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` after every timeout created for `workflow_name`, by any process."""
+        return self._subscribers.subscribe(workflow_name, callback)
+
+    async def create(
+        self,
+        workflow_name: str,
+        foreign_id: str,
+        run_id: str,
+        status: int,
+        expire_at: datetime,
+        *,
+        version: int = 0,
+    ) -> int:
+        """Schedule a timeout of the run at `status`, due at `expire_at`; returns its id."""
+        async with self._db.transaction() as conn:
+            timeout_id: int = await conn.fetchval(
+                "INSERT INTO wfkit_timeouts (workflow_name, foreign_id, run_id, status, expire_at, "
+                "expire_us, created_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                workflow_name,
+                foreign_id,
+                run_id,
+                status,
+                expire_at.isoformat(),
+                to_us(expire_at),
+                self._clock.now().isoformat(),
+                version,
+            )
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, workflow_name)
+        self._subscribers.notify(workflow_name)
+        return timeout_id
+
+    async def complete(self, timeout_id: int) -> None:
+        """Mark the timeout done so it is listed no more; an unknown id is a no-op."""
+        await self._db.pool.execute("DELETE FROM wfkit_timeouts WHERE id = $1", timeout_id)
+
+    async def cancel(self, timeout_id: int) -> None:
+        """Delete the timeout; an unknown id is a no-op."""
+        await self._db.pool.execute("DELETE FROM wfkit_timeouts WHERE id = $1", timeout_id)
+
+    async def list(self, workflow_name: str, *, run_id: str | None = None) -> builtins.list[TimeoutRecord]:
+        """Uncompleted timeouts of the workflow (of one run, if given), by id."""
+        if run_id is None:
+            rows = await self._db.pool.fetch(
+                f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = $1 ORDER BY id", workflow_name
+            )
+        else:
+            rows = await self._db.pool.fetch(
+                f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = $1 AND run_id = $2 ORDER BY id",
+                workflow_name,
+                run_id,
+            )
+        return [_timeout(r) for r in rows]
+
+    async def list_valid(
+        self, workflow_name: str, status: int, now: datetime
+    ) -> builtins.list[TimeoutRecord]:
+        """Uncompleted timeouts at `status` with `expire_at <= now`, by id."""
+        rows = await self._db.pool.fetch(
+            f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = $1 AND status = $2 "
+            "AND expire_us <= $3 ORDER BY id",
+            workflow_name,
+            status,
+            to_us(now),
+        )
+        return [_timeout(r) for r in rows]
+
+    async def next_expiry(self, workflow_name: str, status: int, after: datetime) -> datetime | None:
+        """The earliest `expire_at` later than `after` among uncompleted timeouts at `status`."""
+        value = await self._db.pool.fetchval(
+            "SELECT expire_at FROM wfkit_timeouts WHERE workflow_name = $1 AND status = $2 "
+            "AND expire_us > $3 ORDER BY expire_us LIMIT 1",
+            workflow_name,
+            status,
+            to_us(after),
+        )
+        return datetime.fromisoformat(value) if value is not None else None
