@@ -85,7 +85,8 @@ def connect(url: str, **options: Any) -> Backend:
     """A `Backend` for `url` (nothing opens until `async with`).
 
     Supported now: `memory://`, `sqlite:///relative.db` / `sqlite:////absolute.db` and
-    `postgresql://user:password@host:5432/database` (also `postgres://`). Unknown schemes raise
+    `postgresql://user:password@host:5432/database` (also `postgres://`) and
+    `mysql://user:password@host:3306/database` (also `mariadb://`). Unknown schemes raise
     `ConfigurationError` naming what is supported.
     """
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
@@ -109,8 +110,16 @@ def connect(url: str, **options: Any) -> Backend:
                 f"{mask_url(url)!r} needs the PostgreSQL extra: pip install 'wfkit[postgres]' ({exc})"
             ) from exc
         return postgres.connect(url, **options)
+    if scheme in ("mysql", "mariadb"):
+        try:
+            from wfkit.adapters import mysql
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"{mask_url(url)!r} needs the MySQL extra: pip install 'wfkit[mysql]' ({exc})"
+            ) from exc
+        return mysql.connect(url, **options)
     raise ConfigurationError(
         f"unsupported store URL {mask_url(url)!r}: use memory://, sqlite:///file.db or "
-        "postgresql://user@host:5432/database "
+        "postgresql://user@host:5432/database or mysql://user@host:3306/database "
         "(other SQL and broker adapters arrive with their extras)"
     )

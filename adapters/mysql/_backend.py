@@ -1,0 +1,60 @@
+"""`mysql.connect(url)`: the four MySQL/MariaDB adapters on one pool, as a `Backend`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wfkit._clock import Clock
+from wfkit.adapters import Backend
+
+from ._db import Database
+from ._roles import DEFAULT_LEASE, RoleScheduler
+from ._store import RecordStore
+from ._streamer import DEFAULT_POLL_FREQUENCY, EventStreamer
+from ._timeouts import TimeoutStore
+
+
+def connect(
+    url: str,
+    *,
+    clock: Clock | None = None,
+    connect_timeout: float = 10.0,
+    pool_size: int = 10,
+    lease: float = DEFAULT_LEASE,
+    poll_frequency: float = DEFAULT_POLL_FREQUENCY,
+    **build_options: Any,
+) -> Backend:
+    """A `Backend` on one MySQL/MariaDB database (nothing opens until `async with`).
+
+    `url` is `mysql://user:password@host:3306/database` (query options pass to aiomysql). Entering
+    connects within `connect_timeout` seconds or raises a `WfkitError` naming host and port, then
+    creates or migrates the schema. `lease` is the role lease in seconds, `poll_frequency` how often a
+    caught-up receiver looks for other processes' events; other keyword options go to
+    `Backend.build` (with `clock`, if given).
+    """
+    db = Database(url, connect_timeout=connect_timeout, max_size=pool_size)
+    store = RecordStore(db)
+    timeouts = TimeoutStore(db, clock=clock)
+    streamer = EventStreamer(db, clock=clock, poll_frequency=poll_frequency)
+    roles = RoleScheduler(db, lease=lease)
+    adapters = (store, timeouts, streamer, roles)
+    opened: list[RecordStore | TimeoutStore | EventStreamer | RoleScheduler] = []
+
+    async def opener() -> None:
+        try:
+            for adapter in adapters:
+                await adapter.open()
+                opened.append(adapter)
+        except BaseException:
+            await closer()
+            raise
+
+    async def closer() -> None:
+        while opened:
+            await opened.pop().close()
+
+    if clock is not None:
+        build_options.setdefault("clock", clock)
+    return Backend(
+        streamer, store, roles, timeouts, url=url, opener=opener, closer=closer, build_options=build_options
+    )

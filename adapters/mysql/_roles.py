@@ -1,0 +1,161 @@
+"""The MySQL `RoleScheduler`: a lease row per role, with a holder token, an expiry and a fence.
+
+`hold(role)` takes the lease in one transaction: `SELECT … FOR UPDATE` of the role's row, then an
+insert, or an update that bumps the fencing token when the row has expired (or is already this
+holder's); otherwise it polls. Expiry uses the server's clock, so every process on the database
+agrees on it. While held, a background task renews the lease every third of its length with a
+compare on holder and fence; when a renewal finds the lease taken, or renewals keep failing until it
+has expired, the holder's body is cancelled through `RoleScope` and its `async with` raises
+`RoleLost`. Releasing expires the row
+instead of deleting it, so fencing tokens keep increasing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from types import TracebackType
+from typing import Any
+
+import aiomysql
+
+from wfkit._roles import RoleScope
+
+from ._db import NOW_US, Database, OnDatabase, database, duplicate_key, is_retryable
+
+DEFAULT_LEASE = 5.0
+DEFAULT_POLL = 0.05
+
+
+class RoleScheduler(OnDatabase):
+    """Exclusive roles across every process using one MySQL/MariaDB database; open with `async with`.
+
+    `lease` is how long a holder that stops renewing keeps its roles; renewal runs every `lease / 3`
+    seconds; a waiter re-checks a taken role every `poll` seconds.
+    """
+
+    def __init__(
+        self,
+        url_or_db: str | Database,
+        *,
+        lease: float = DEFAULT_LEASE,
+        poll: float = DEFAULT_POLL,
+        **options: Any,
+    ) -> None:
+        if lease <= 0 or poll <= 0:
+            raise ValueError("lease and poll must be positive")
+        self._db = database(url_or_db, **options)
+        self.lease = lease
+        self.poll = poll
+
+    def hold(self, role: str) -> _Hold:
+        """`async with scheduler.hold(role):` runs its body only while holding `role`."""
+        return _Hold(self, role)
+
+    async def _try_acquire(self, role: str, token: str) -> int | None:
+        """Take the lease if it is free or expired; its new fencing token, or None if taken."""
+        lease_us = int(self.lease * 1_000_000)
+        try:
+            async with self._db.transaction() as conn:
+                row = await conn.fetchone(
+                    f"SELECT holder, expires_us <= {NOW_US}, fence FROM wfkit_leases "
+                    "WHERE role = %s FOR UPDATE",
+                    (role,),
+                )
+                if row is None:
+                    await conn.execute(
+                        "INSERT INTO wfkit_leases (role, holder, expires_us, fence) "
+                        f"VALUES (%s, %s, {NOW_US} + %s, 1)",
+                        (role, token, lease_us),
+                    )
+                    return 1
+                holder, expired, fence = row
+                if not expired and holder != token:
+                    return None
+                await conn.execute(
+                    f"UPDATE wfkit_leases SET holder = %s, expires_us = {NOW_US} + %s, fence = fence + 1 "
+                    "WHERE role = %s",
+                    (token, lease_us, role),
+                )
+                return int(fence) + 1
+        except aiomysql.MySQLError as exc:
+            if duplicate_key(exc) is not None or is_retryable(exc):
+                return None  # another process created or is taking the row: look again at the next poll
+            raise
+
+    async def _renew(self, role: str, token: str, fence: int) -> bool:
+        """Extend the lease; False when it is no longer this holder's."""
+        matched, _ = await self._db.execute(
+            f"UPDATE wfkit_leases SET expires_us = {NOW_US} + %s WHERE role = %s AND holder = %s "
+            f"AND fence = %s AND expires_us > {NOW_US}",
+            (int(self.lease * 1_000_000), role, token, fence),
+        )
+        return matched == 1
+
+    async def _release(self, role: str, token: str) -> None:
+        await self._db.execute(
+            "UPDATE wfkit_leases SET expires_us = 0 WHERE role = %s AND holder = %s", (role, token)
+        )
+
+
+class _Hold:
+    """The async context manager `RoleScheduler.hold` returns."""
+
+    def __init__(self, scheduler: RoleScheduler, role: str) -> None:
+        self._scheduler = scheduler
+        self._role = role
+        self._token = ""
+        self._scope: RoleScope | None = None
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> None:
+        if self._scope is not None:
+            raise RuntimeError(f"this hold of role {self._role!r} is already entered")
+        scheduler, role = self._scheduler, self._role
+        token = self._token = uuid.uuid4().hex
+        try:
+            while (fence := await scheduler._try_acquire(role, token)) is None:
+                await asyncio.sleep(scheduler.poll)
+        except BaseException:
+            # Cancelled mid-acquire: the lease may have been committed for us; give it back.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(scheduler._release(role, token))
+            raise
+        scope = self._scope = RoleScope(role)
+        scope.enter()
+        self._renewer = asyncio.ensure_future(self._keep(scope, token, fence))
+
+    async def _keep(self, scope: RoleScope, token: str, fence: int) -> None:
+        """Renew every third of the lease; lose the role once it is gone or has run out."""
+        scheduler = self._scheduler
+        expires = time.monotonic() + scheduler.lease
+        while True:
+            await asyncio.sleep(scheduler.lease / 3)
+            try:
+                renewed = await scheduler._renew(self._role, token, fence)
+            except Exception:  # the database is busy or gone: keep trying while the lease lasts
+                if time.monotonic() < expires:
+                    continue
+                renewed = False
+            if not renewed:
+                scope.lose()
+                return
+            expires = time.monotonic() + scheduler.lease
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        scope, self._scope = self._scope, None
+        renewer, self._renewer = self._renewer, None
+        if scope is None:
+            return
+        if renewer is not None:
+            renewer.cancel()  # not awaited: an outside cancellation must reach this task's caller
+        with contextlib.suppress(Exception):  # an unreleased lease simply expires
+            await asyncio.shield(self._scheduler._release(self._role, self._token))
+        scope.exit(exc_type, exc, tb)

@@ -1,0 +1,118 @@
+"""The MySQL `TimeoutStore`: one row per uncompleted timeout, indexed by (workflow, status, expiry).
+
+Ids come from `AUTO_INCREMENT`, so they increase in creation order. Completing or cancelling deletes
+the row, since the port only ever lists uncompleted timeouts. Expiry is compared as integer
+microseconds; the exact datetime is kept as text. It is a `ChangeFeed` for timeouts created through
+this object (MySQL has no NOTIFY; other processes' pollers see them at their next poll).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from wfkit._clock import Clock, SystemClock
+from wfkit._record import TimeoutRecord
+from wfkit.adapters._feed import Subscribers
+
+from ._db import Database, OnDatabase, database, to_us
+
+_COLUMNS = "id, workflow_name, foreign_id, run_id, status, expire_at, created_at, version"
+
+
+def _timeout(row: Any) -> TimeoutRecord:
+    return TimeoutRecord(
+        id=row[0],
+        workflow_name=row[1],
+        foreign_id=row[2],
+        run_id=row[3],
+        status=row[4],
+        expire_at=datetime.fromisoformat(row[5]),
+        created_at=datetime.fromisoformat(row[6]),
+        version=row[7],
+    )
+
+
+class TimeoutStore(OnDatabase):
+    """A `TimeoutStore` in one MySQL/MariaDB database; `created_at` comes from `clock` (wall clock)."""
+
+    def __init__(self, url_or_db: str | Database, *, clock: Clock | None = None, **options: Any) -> None:
+        self._db = database(url_or_db, **options)
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._subscribers = Subscribers()
+
+    def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` after every timeout created for `workflow_name` through this object."""
+        return self._subscribers.subscribe(workflow_name, callback)
+
+    async def create(
+        self,
+        workflow_name: str,
+        foreign_id: str,
+        run_id: str,
+        status: int,
+        expire_at: datetime,
+        *,
+        version: int = 0,
+    ) -> int:
+        """Schedule a timeout of the run at `status`, due at `expire_at`; returns its id."""
+        _, timeout_id = await self._db.execute(
+            "INSERT INTO wfkit_timeouts (workflow_name, foreign_id, run_id, status, expire_at, "
+            "expire_us, created_at, version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                workflow_name,
+                foreign_id,
+                run_id,
+                status,
+                expire_at.isoformat(),
+                to_us(expire_at),
+                self._clock.now().isoformat(),
+                version,
+            ),
+        )
+        self._subscribers.notify(workflow_name)
+        return timeout_id
+
+    async def complete(self, timeout_id: int) -> None:
+        """Mark the timeout done so it is listed no more; an unknown id is a no-op."""
+        await self._db.execute("DELETE FROM wfkit_timeouts WHERE id = %s", (timeout_id,))
+
+    async def cancel(self, timeout_id: int) -> None:
+        """Delete the timeout; an unknown id is a no-op."""
+        await self._db.execute("DELETE FROM wfkit_timeouts WHERE id = %s", (timeout_id,))
+
+    async def list(self, workflow_name: str, *, run_id: str | None = None) -> builtins.list[TimeoutRecord]:
+        """Uncompleted timeouts of the workflow (of one run, if given), by id."""
+        if run_id is None:
+            rows = await self._db.fetchall(
+                f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = %s ORDER BY id",
+                (workflow_name,),
+            )
+        else:
+            rows = await self._db.fetchall(
+                f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = %s AND run_id = %s ORDER BY id",
+                (workflow_name, run_id),
+            )
+        return [_timeout(r) for r in rows]
+
+    async def list_valid(
+        self, workflow_name: str, status: int, now: datetime
+    ) -> builtins.list[TimeoutRecord]:
+        """Uncompleted timeouts at `status` with `expire_at <= now`, by id."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = %s AND status = %s "
+            "AND expire_us <= %s ORDER BY id",
+            (workflow_name, status, to_us(now)),
+        )
+        return [_timeout(r) for r in rows]
+
+    async def next_expiry(self, workflow_name: str, status: int, after: datetime) -> datetime | None:
+        """The earliest `expire_at` later than `after` among uncompleted timeouts at `status`."""
+        value = await self._db.fetchval(
+            "SELECT expire_at FROM wfkit_timeouts WHERE workflow_name = %s AND status = %s "
+            "AND expire_us > %s ORDER BY expire_us LIMIT 1",
+            (workflow_name, status, to_us(after)),
+        )
+        return datetime.fromisoformat(value) if value is not None else None
