@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -28,7 +27,6 @@ import aiomysql
 from wfkit._errors import ConfigurationError, WfkitError
 from wfkit.adapters import mask_url
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SCHEMES = ("mysql", "mariadb")
 NOW_US = "CAST(UNIX_TIMESTAMP(SYSDATE(6)) * 1000000 AS SIGNED)"
 """The server's wall clock in microseconds (one clock for every process on the database)."""
@@ -110,14 +108,6 @@ TABLES = (
 DUPLICATE_KEY = 1062
 _FOUND_ROWS = 2  # CLIENT_FOUND_ROWS: UPDATE reports matched rows, so an unchanged renewal counts
 _RETRYABLE = (1205, 1213)  # lock wait timeout, deadlock: the transaction was rolled back
-
-
-def to_us(when: datetime) -> int:
-    """Microseconds since the epoch (naive datetimes are taken as UTC), for ordering in SQL."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = when - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def parse_url(url: str) -> dict[str, Any]:

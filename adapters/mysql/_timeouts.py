@@ -16,8 +16,9 @@ from typing import Any
 from wfkit._clock import Clock, SystemClock
 from wfkit._record import TimeoutRecord
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._sqlrows import to_us
 
-from ._db import Database, OnDatabase, database, to_us
+from ._db import Database, OnDatabase, database
 
 _COLUMNS = "id, workflow_name, foreign_id, run_id, status, expire_at, created_at, version"
 

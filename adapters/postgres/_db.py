@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -23,7 +22,6 @@ import asyncpg
 from wfkit._errors import ConfigurationError, WfkitError
 from wfkit.adapters import mask_url
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIGRATION_LOCK = 0x77666B6974  # "wfkit": the advisory lock key migrations serialise on
 NOW_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
 """The server's wall clock in microseconds (one clock for every process on the database)."""
@@ -86,14 +84,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 Listener = Callable[[str], None]
-
-
-def to_us(when: datetime) -> int:
-    """Microseconds since the epoch (naive datetimes are taken as UTC), for ordering in SQL."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = when - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def host_and_port(url: str) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -25,90 +24,27 @@ import asyncpg
 from wfkit._errors import RecordNotFound, VersionConflict, WorkflowInProgress
 from wfkit._graph import WorkflowInfo
 from wfkit._query import Order, RecordFilter
-from wfkit._record import Meta, OutboxEvent, Record, outbox_event_for
+from wfkit._record import OutboxEvent, Record, outbox_event_for
 from wfkit._runstate import RunState
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._sqlrows import (
+    ACTIVE,
+    COLUMNS,
+    outbox_from_row,
+    record_from_row,
+    record_row,
+    where_clause,
+)
 
-from ._db import Database, OnDatabase, database, to_us
+from ._db import Database, OnDatabase, database
 
 CHANNEL = "wfkit_changes"
-_COLUMNS = (
-    "run_id, version, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, "
-    "created_us, run_state_reason, status_description, trace_origin, traceparent"
-)
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, 15))
-_ACTIVE = (int(RunState.INITIATED), int(RunState.RUNNING), int(RunState.PAUSED))
 
 
-def _row(record: Record) -> tuple[Any, ...]:
-    meta = record.meta
-    return (
-        record.run_id,
-        meta.version,
-        record.workflow_name,
-        record.foreign_id,
-        int(record.run_state),
-        record.status,
-        record.object,
-        record.created_at.isoformat(),
-        record.updated_at.isoformat(),
-        to_us(record.created_at),
-        meta.run_state_reason,
-        meta.status_description,
-        meta.trace_origin,
-        meta.traceparent,
-    )
-
-
-def _record(row: Any) -> Record:
-    return Record(
-        workflow_name=row[2],
-        foreign_id=row[3],
-        run_id=row[0],
-        run_state=RunState(row[4]),
-        status=row[5],
-        object=bytes(row[6]),
-        created_at=datetime.fromisoformat(row[7]),
-        updated_at=datetime.fromisoformat(row[8]),
-        meta=Meta(
-            version=row[1],
-            run_state_reason=row[10],
-            status_description=row[11],
-            trace_origin=row[12],
-            traceparent=row[13],
-        ),
-    )
-
-
-def _outbox(row: Any) -> OutboxEvent:
-    return OutboxEvent(
-        row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), datetime.fromisoformat(row[6])
-    )
-
-
-def _where(workflow_name: str | None, filters: RecordFilter | None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
-    if workflow_name is not None:
-        clauses.append(f"workflow_name = {param(workflow_name)}")
-    if filters is not None:
-        for column, values in (
-            ("foreign_id", builtins.list(filters.foreign_ids)),
-            ("status", [int(s) for s in filters.statuses]),
-            ("run_state", [int(s) for s in filters.run_states]),
-        ):
-            if values:
-                clauses.append(f"{column} IN ({', '.join(param(v) for v in values)})")
-        if filters.created_after is not None:
-            clauses.append(f"created_us > {param(to_us(filters.created_after))}")
-        if filters.created_before is not None:
-            clauses.append(f"created_us < {param(to_us(filters.created_before))}")
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+def _marker(n: int) -> str:
+    """The n-th parameter marker of this driver."""
+    return f"${n}"
 
 
 class RecordStore(OnDatabase):
@@ -143,7 +79,7 @@ class RecordStore(OnDatabase):
         run_id, version = record.run_id, record.meta.version
         if version < 1:
             raise ValueError(f"record versions start at 1, got {version} for run {run_id}")
-        row = _row(record)
+        row = record_row(record)
         event = outbox_event_for(record)
         try:
             async with self._db.transaction() as conn:
@@ -153,7 +89,7 @@ class RecordStore(OnDatabase):
                 if (stored or 0) != version - 1:
                     raise VersionConflict(run_id, expected=version - 1, actual=stored)
                 if stored is None:
-                    await conn.execute(f"INSERT INTO wfkit_runs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", *row)
+                    await conn.execute(f"INSERT INTO wfkit_runs ({COLUMNS}) VALUES ({_PLACEHOLDERS})", *row)
                 else:
                     await conn.execute(
                         "UPDATE wfkit_runs SET version = $1, run_state = $2, status = $3, object = $4, "
@@ -169,7 +105,7 @@ class RecordStore(OnDatabase):
                     await conn.execute(
                         "UPDATE wfkit_records SET object = $1 WHERE run_id = $2", record.object, run_id
                     )
-                await conn.execute(f"INSERT INTO wfkit_records ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", *row)
+                await conn.execute(f"INSERT INTO wfkit_records ({COLUMNS}) VALUES ({_PLACEHOLDERS})", *row)
                 await conn.execute(
                     "INSERT INTO wfkit_outbox (id, workflow_name, topic, key, type, headers, created_at) "
                     "VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -186,7 +122,7 @@ class RecordStore(OnDatabase):
             if exc.constraint_name == "wfkit_runs_active":
                 holder = await self._db.pool.fetchval(
                     "SELECT run_id FROM wfkit_runs WHERE workflow_name = $1 AND foreign_id = $2 "
-                    f"AND run_state IN {_ACTIVE}",
+                    f"AND run_state IN {ACTIVE}",
                     record.workflow_name,
                     record.foreign_id,
                 )
@@ -198,22 +134,22 @@ class RecordStore(OnDatabase):
 
     async def lookup(self, run_id: str) -> Record:
         """The latest version of the run; `RecordNotFound` if there is none."""
-        row = await self._db.pool.fetchrow(f"SELECT {_COLUMNS} FROM wfkit_runs WHERE run_id = $1", run_id)
+        row = await self._db.pool.fetchrow(f"SELECT {COLUMNS} FROM wfkit_runs WHERE run_id = $1", run_id)
         if row is None:
             raise RecordNotFound(run_id=run_id)
-        return _record(row)
+        return record_from_row(row)
 
     async def latest(self, workflow_name: str, foreign_id: str) -> Record:
         """The most recently created run of the foreign id; `RecordNotFound` if there is none."""
         row = await self._db.pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM wfkit_runs WHERE workflow_name = $1 AND foreign_id = $2 "
+            f"SELECT {COLUMNS} FROM wfkit_runs WHERE workflow_name = $1 AND foreign_id = $2 "
             "ORDER BY seq DESC LIMIT 1",
             workflow_name,
             foreign_id,
         )
         if row is None:
             raise RecordNotFound(workflow_name=workflow_name, foreign_id=foreign_id)
-        return _record(row)
+        return record_from_row(row)
 
     async def list(
         self,
@@ -227,31 +163,31 @@ class RecordStore(OnDatabase):
         """A page of runs (latest versions) by creation order; `DESC` pages from the newest."""
         if offset < 0 or limit < 0:
             raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
-        where, params = _where(workflow_name, filters)
+        where, params = where_clause(workflow_name, filters, _marker)
         direction = "ASC" if Order(order) is Order.ASC else "DESC"
         n = len(params)
         rows = await self._db.pool.fetch(
-            f"SELECT {_COLUMNS} FROM wfkit_runs{where} ORDER BY seq {direction} "
+            f"SELECT {COLUMNS} FROM wfkit_runs{where} ORDER BY seq {direction} "
             f"LIMIT ${n + 1} OFFSET ${n + 2}",
             *params,
             limit,
             offset,
         )
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     async def count(self, workflow_name: str | None = None, *, filters: RecordFilter | None = None) -> int:
         """How many runs `list` would page through."""
-        where, params = _where(workflow_name, filters)
+        where, params = where_clause(workflow_name, filters, _marker)
         return int(await self._db.pool.fetchval(f"SELECT COUNT(*) FROM wfkit_runs{where}", *params))
 
     async def history(self, run_id: str) -> builtins.list[Record]:
         """Every version of the run, ascending from version 1; `RecordNotFound` if none."""
         rows = await self._db.pool.fetch(
-            f"SELECT {_COLUMNS} FROM wfkit_records WHERE run_id = $1 ORDER BY version", run_id
+            f"SELECT {COLUMNS} FROM wfkit_records WHERE run_id = $1 ORDER BY version", run_id
         )
         if not rows:
             raise RecordNotFound(run_id=run_id)
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
         """Unpublished outbox events of the workflow, oldest first."""
@@ -261,7 +197,7 @@ class RecordStore(OnDatabase):
             workflow_name,
             max(limit, 0),
         )
-        return [_outbox(r) for r in rows]
+        return [outbox_from_row(r) for r in rows]
 
     async def delete_outbox(self, event_id: str) -> None:
         """Forget a published outbox event; deleting an unknown id is a no-op."""

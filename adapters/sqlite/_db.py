@@ -18,7 +18,6 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -27,7 +26,6 @@ import aiosqlite
 
 from wfkit._errors import ConfigurationError
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -86,14 +84,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 """Migration n (1-based) is `MIGRATIONS[n - 1]`: statements applied in one transaction."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def to_us(when: datetime) -> int:
-    """Microseconds since the epoch (naive datetimes are taken as UTC), for ordering in SQL."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = when - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def path_from_url(url: str) -> Path:

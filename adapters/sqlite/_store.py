@@ -13,95 +13,31 @@ import builtins
 import json
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from wfkit._errors import RecordNotFound, VersionConflict, WorkflowInProgress
 from wfkit._graph import WorkflowInfo
 from wfkit._query import Order, RecordFilter
-from wfkit._record import Meta, OutboxEvent, Record, outbox_event_for
+from wfkit._record import OutboxEvent, Record, outbox_event_for
 from wfkit._runstate import RunState
 from wfkit.adapters._feed import Subscribers
-
-from ._db import Database, OnDatabase, to_us
-
-_COLUMNS = (
-    "run_id, version, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, "
-    "created_us, run_state_reason, status_description, trace_origin, traceparent"
+from wfkit.adapters._sqlrows import (
+    ACTIVE,
+    COLUMNS,
+    outbox_from_row,
+    record_from_row,
+    record_row,
+    where_clause,
 )
+
+from ._db import Database, OnDatabase
+
 _PLACEHOLDERS = ", ".join("?" * 14)
-_ACTIVE = (int(RunState.INITIATED), int(RunState.RUNNING), int(RunState.PAUSED))
 
 
-def _row(record: Record) -> tuple[Any, ...]:
-    meta = record.meta
-    return (
-        record.run_id,
-        meta.version,
-        record.workflow_name,
-        record.foreign_id,
-        int(record.run_state),
-        record.status,
-        record.object,
-        record.created_at.isoformat(),
-        record.updated_at.isoformat(),
-        to_us(record.created_at),
-        meta.run_state_reason,
-        meta.status_description,
-        meta.trace_origin,
-        meta.traceparent,
-    )
-
-
-def _record(row: Any) -> Record:
-    return Record(
-        workflow_name=row[2],
-        foreign_id=row[3],
-        run_id=row[0],
-        run_state=RunState(row[4]),
-        status=row[5],
-        object=bytes(row[6]),
-        created_at=datetime.fromisoformat(row[7]),
-        updated_at=datetime.fromisoformat(row[8]),
-        meta=Meta(
-            version=row[1],
-            run_state_reason=row[10],
-            status_description=row[11],
-            trace_origin=row[12],
-            traceparent=row[13],
-        ),
-    )
-
-
-def _outbox(row: Any) -> OutboxEvent:
-    return OutboxEvent(
-        row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), datetime.fromisoformat(row[6])
-    )
-
-
-def _where(workflow_name: str | None, filters: RecordFilter | None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if workflow_name is not None:
-        clauses.append("workflow_name = ?")
-        params.append(workflow_name)
-    if filters is not None:
-        for column, values in (
-            ("foreign_id", builtins.list(filters.foreign_ids)),
-            ("status", [int(s) for s in filters.statuses]),
-            ("run_state", [int(s) for s in filters.run_states]),
-        ):
-            if values:
-                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
-        if filters.created_after is not None:
-            clauses.append("created_us > ?")
-            params.append(to_us(filters.created_after))
-        if filters.created_before is not None:
-            clauses.append("created_us < ?")
-            params.append(to_us(filters.created_before))
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+def _marker(n: int) -> str:
+    """The n-th parameter marker of this driver."""
+    return "?"
 
 
 class RecordStore(OnDatabase):
@@ -124,7 +60,7 @@ class RecordStore(OnDatabase):
         run_id, version = record.run_id, record.meta.version
         if version < 1:
             raise ValueError(f"record versions start at 1, got {version} for run {run_id}")
-        row = _row(record)
+        row = record_row(record)
         event = outbox_event_for(record)
         async with self._db.transaction() as conn:
             found = await conn.execute_fetchall("SELECT version FROM wfkit_runs WHERE run_id = ?", (run_id,))
@@ -133,7 +69,7 @@ class RecordStore(OnDatabase):
                 raise VersionConflict(run_id, expected=version - 1, actual=stored)
             try:
                 if stored is None:
-                    await conn.execute(f"INSERT INTO wfkit_runs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", row)
+                    await conn.execute(f"INSERT INTO wfkit_runs ({COLUMNS}) VALUES ({_PLACEHOLDERS})", row)
                 else:
                     await conn.execute(
                         "UPDATE wfkit_runs SET version = ?, run_state = ?, status = ?, object = ?, "
@@ -144,7 +80,7 @@ class RecordStore(OnDatabase):
             except sqlite3.IntegrityError:
                 holder = await conn.execute_fetchall(
                     "SELECT run_id FROM wfkit_runs WHERE workflow_name = ? AND foreign_id = ? "
-                    f"AND run_state IN {_ACTIVE}",
+                    f"AND run_state IN {ACTIVE}",
                     (record.workflow_name, record.foreign_id),
                 )
                 holder_id = next(iter(holder))[0] if holder else None
@@ -153,7 +89,7 @@ class RecordStore(OnDatabase):
                 await conn.execute(
                     "UPDATE wfkit_records SET object = ? WHERE run_id = ?", (record.object, run_id)
                 )
-            await conn.execute(f"INSERT INTO wfkit_records ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", row)
+            await conn.execute(f"INSERT INTO wfkit_records ({COLUMNS}) VALUES ({_PLACEHOLDERS})", row)
             await conn.execute(
                 "INSERT INTO wfkit_outbox (id, workflow_name, topic, key, type, headers, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -171,21 +107,21 @@ class RecordStore(OnDatabase):
 
     async def lookup(self, run_id: str) -> Record:
         """The latest version of the run; `RecordNotFound` if there is none."""
-        rows = await self._db.fetchall(f"SELECT {_COLUMNS} FROM wfkit_runs WHERE run_id = ?", (run_id,))
+        rows = await self._db.fetchall(f"SELECT {COLUMNS} FROM wfkit_runs WHERE run_id = ?", (run_id,))
         if not rows:
             raise RecordNotFound(run_id=run_id)
-        return _record(rows[0])
+        return record_from_row(rows[0])
 
     async def latest(self, workflow_name: str, foreign_id: str) -> Record:
         """The most recently created run of the foreign id; `RecordNotFound` if there is none."""
         rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM wfkit_runs WHERE workflow_name = ? AND foreign_id = ? "
+            f"SELECT {COLUMNS} FROM wfkit_runs WHERE workflow_name = ? AND foreign_id = ? "
             "ORDER BY seq DESC LIMIT 1",
             (workflow_name, foreign_id),
         )
         if not rows:
             raise RecordNotFound(workflow_name=workflow_name, foreign_id=foreign_id)
-        return _record(rows[0])
+        return record_from_row(rows[0])
 
     async def list(
         self,
@@ -199,28 +135,28 @@ class RecordStore(OnDatabase):
         """A page of runs (latest versions) by creation order; `DESC` pages from the newest."""
         if offset < 0 or limit < 0:
             raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
-        where, params = _where(workflow_name, filters)
+        where, params = where_clause(workflow_name, filters, _marker)
         direction = "ASC" if Order(order) is Order.ASC else "DESC"
         rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM wfkit_runs{where} ORDER BY seq {direction} LIMIT ? OFFSET ?",
+            f"SELECT {COLUMNS} FROM wfkit_runs{where} ORDER BY seq {direction} LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     async def count(self, workflow_name: str | None = None, *, filters: RecordFilter | None = None) -> int:
         """How many runs `list` would page through."""
-        where, params = _where(workflow_name, filters)
+        where, params = where_clause(workflow_name, filters, _marker)
         rows = await self._db.fetchall(f"SELECT COUNT(*) FROM wfkit_runs{where}", params)
         return int(rows[0][0])
 
     async def history(self, run_id: str) -> builtins.list[Record]:
         """Every version of the run, ascending from version 1; `RecordNotFound` if none."""
         rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM wfkit_records WHERE run_id = ? ORDER BY version", (run_id,)
+            f"SELECT {COLUMNS} FROM wfkit_records WHERE run_id = ? ORDER BY version", (run_id,)
         )
         if not rows:
             raise RecordNotFound(run_id=run_id)
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
         """Unpublished outbox events of the workflow, oldest first."""
@@ -229,7 +165,7 @@ class RecordStore(OnDatabase):
             "WHERE workflow_name = ? ORDER BY seq LIMIT ?",
             (workflow_name, max(limit, 0)),
         )
-        return [_outbox(r) for r in rows]
+        return [outbox_from_row(r) for r in rows]
 
     async def delete_outbox(self, event_id: str) -> None:
         """Forget a published outbox event; deleting an unknown id is a no-op."""
