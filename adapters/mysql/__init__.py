@@ -11,11 +11,13 @@ here), and a connection cancelled mid-query is closed rather than returned to th
 asyncmy's Cython speed-up matters little next to the round trips each transaction makes.
 """
 
+from wfkit.adapters._sqlstream import EventReceiver, EventSender
+
 from ._backend import connect
 from ._db import SCHEMA_VERSION, Database
 from ._roles import RoleScheduler
 from ._store import RecordStore
-from ._streamer import EventReceiver, EventSender, EventStreamer
+from ._streamer import EventStreamer
 from ._timeouts import TimeoutStore
 
 __all__ = [

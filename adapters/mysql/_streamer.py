@@ -20,16 +20,15 @@ import aiomysql
 
 from wfkit._clock import Clock, SystemClock
 from wfkit._record import Event
-from wfkit.adapters.memory._streamer import ClosedError
+from wfkit.adapters._sqlstream import EventReceiver, EventSender, LocalWakeups
 
 from ._db import Database, OnDatabase, database, is_retryable
 
 DEFAULT_POLL_FREQUENCY = 0.1
-_BATCH = 100
 _ATTEMPTS = 5
 
 
-class EventStreamer(OnDatabase):
+class EventStreamer(LocalWakeups, OnDatabase):
     """An `EventStreamer` in one MySQL/MariaDB database; open it with `async with`."""
 
     def __init__(
@@ -95,95 +94,16 @@ class EventStreamer(OnDatabase):
                     raise
         self._wake(topic)
 
-    def _wake(self, topic: str) -> None:
-        waiters = self._waiters.pop(topic, None)
-        for fut in waiters or ():
-            if not fut.done():
-                fut.set_result(None)
-
-    def _wait_for_send(self, topic: str) -> asyncio.Future[None]:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(topic, set()).add(fut)
-        return fut
-
-    def _forget_waiter(self, topic: str, fut: asyncio.Future[None]) -> None:
-        waiters = self._waiters.get(topic)
-        if waiters is not None:
-            waiters.discard(fut)
-            if not waiters:
-                del self._waiters[topic]
-
-
-class EventSender:
-    """Sends to one topic of a MySQL `EventStreamer`: each send is one committed row."""
-
-    __slots__ = ("_closed", "_streamer", "_topic")
-
-    def __init__(self, streamer: EventStreamer, topic: str) -> None:
-        self._streamer = streamer
-        self._topic = topic
-        self._closed = False
-
-    async def send(self, key: str, type: int, headers: Mapping[str, str]) -> None:
-        """Append an event durably; receivers of this streamer wake at once, others at their poll."""
-        if self._closed:
-            raise ClosedError(f"sender of topic {self._topic!r}")
-        await self._streamer._append(self._topic, key, type, headers)
-
-    async def close(self) -> None:
-        self._closed = True
-
-
-class EventReceiver:
-    """Reads one topic under a name: delivers from its own position, commits on `ack`."""
-
-    def __init__(self, streamer: EventStreamer, topic: str, name: str, position: int, poll: float) -> None:
-        self._streamer = streamer
-        self._topic = topic
-        self._name = name
-        self._pos = position  # id of the last event delivered (or acked before this receiver)
-        self._poll = poll
-        self._buffer: list[Event] = []
-        self._closed = False
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClosedError(f"receiver {self._name!r} of topic {self._topic!r}")
-
-    async def recv(self) -> Event:
-        """The next event after the last one delivered; waits (for a local send or a poll) when caught up."""
-        streamer, topic = self._streamer, self._topic
-        while True:
-            self._check_open()
-            if self._buffer:
-                event = self._buffer.pop(0)
-                self._pos = event.id
-                return event
-            fut = streamer._wait_for_send(topic)  # before reading, so no local send is missed
-            try:
-                rows = await streamer._db.fetchall(
-                    "SELECT id, `key`, type, headers, created_at FROM wfkit_events "
-                    "WHERE topic = %s AND id > %s ORDER BY id LIMIT %s",
-                    (topic, self._pos, _BATCH),
-                )
-                if rows:
-                    self._buffer = [
-                        Event(r[0], r[1], r[2], json.loads(r[3]), datetime.fromisoformat(r[4])) for r in rows
-                    ]
-                    continue
-                await asyncio.wait((fut,), timeout=self._poll)
-            finally:
-                streamer._forget_waiter(topic, fut)
-
-    async def ack(self, event: Event) -> None:
-        """Commit this name's cursor past `event`; acking an older event never moves it back."""
-        self._check_open()
-        await self._streamer._db.execute(
-            "UPDATE wfkit_cursors SET position = GREATEST(position, %s) WHERE topic = %s AND name = %s",
-            (event.id, self._topic, self._name),
+    async def _fetch_after(self, topic: str, position: int, limit: int) -> list[Event]:
+        rows = await self._db.fetchall(
+            "SELECT id, `key`, type, headers, created_at FROM wfkit_events "
+            "WHERE topic = %s AND id > %s ORDER BY id LIMIT %s",
+            (topic, position, limit),
         )
+        return [Event(r[0], r[1], r[2], json.loads(r[3]), datetime.fromisoformat(r[4])) for r in rows]
 
-    async def close(self) -> None:
-        """Stop this receiver; un-acked events go to the next receiver opened with the same name."""
-        self._closed = True
-        self._buffer.clear()
+    async def _advance_cursor(self, topic: str, name: str, event_id: int) -> None:
+        await self._db.execute(
+            "UPDATE wfkit_cursors SET position = GREATEST(position, %s) WHERE topic = %s AND name = %s",
+            (event_id, topic, name),
+        )

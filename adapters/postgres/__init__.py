@@ -10,11 +10,13 @@ binary COPY), supports LISTEN/NOTIFY with plain callbacks on a connection, and i
 PostgreSQL driver in published benchmarks, which matters for the throughput targets of the bench.
 """
 
+from wfkit.adapters._sqlstream import EventReceiver, EventSender
+
 from ._backend import connect
 from ._db import SCHEMA_VERSION, Database
 from ._roles import RoleScheduler
 from ._store import RecordStore
-from ._streamer import EventReceiver, EventSender, EventStreamer
+from ._streamer import EventStreamer
 from ._timeouts import TimeoutStore
 
 __all__ = [

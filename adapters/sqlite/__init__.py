@@ -9,11 +9,13 @@ event loop never blocks on the disk, it adds no native code beyond `sqlite3`, an
 lets a rollback issued during cancellation run before the next transaction begins.
 """
 
+from wfkit.adapters._sqlstream import EventReceiver, EventSender
+
 from ._backend import connect
 from ._db import SCHEMA_VERSION
 from ._roles import RoleScheduler
 from ._store import RecordStore
-from ._streamer import EventReceiver, EventSender, EventStreamer
+from ._streamer import EventStreamer
 from ._timeouts import TimeoutStore
 
 __all__ = [

@@ -1,0 +1,122 @@
+"""What the SQL event streamers share: senders, receivers and in-process wake-ups.
+
+Each dialect's `EventStreamer` keeps events in a table with a cursor per receiver name and says
+how to append (`_append`), read past a position (`_fetch_after`) and move a cursor forward
+(`_advance_cursor`); everything else about delivery lives here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Protocol
+
+from wfkit._record import Event
+from wfkit.adapters.memory._streamer import ClosedError
+
+BATCH = 100
+"""Events a receiver reads per query."""
+
+
+class LocalWakeups:
+    """Futures of receivers waiting on a topic, resolved by a send (or a NOTIFY) for that topic."""
+
+    _waiters: dict[str, set[asyncio.Future[None]]]
+
+    def _wake(self, topic: str) -> None:
+        waiters = self._waiters.pop(topic, None)
+        for fut in waiters or ():
+            if not fut.done():
+                fut.set_result(None)
+
+    def _wait_for_send(self, topic: str) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(topic, set()).add(fut)
+        return fut
+
+    def _forget_waiter(self, topic: str, fut: asyncio.Future[None]) -> None:
+        waiters = self._waiters.get(topic)
+        if waiters is not None:
+            waiters.discard(fut)
+            if not waiters:
+                del self._waiters[topic]
+
+
+class EventTable(Protocol):
+    """What `EventSender` and `EventReceiver` need from a dialect's streamer."""
+
+    async def _append(self, topic: str, key: str, type: int, headers: Mapping[str, str]) -> None: ...
+
+    async def _fetch_after(self, topic: str, position: int, limit: int) -> list[Event]: ...
+
+    async def _advance_cursor(self, topic: str, name: str, event_id: int) -> None: ...
+
+    def _wait_for_send(self, topic: str) -> asyncio.Future[None]: ...
+
+    def _forget_waiter(self, topic: str, fut: asyncio.Future[None]) -> None: ...
+
+
+class EventSender:
+    """Sends to one topic of a SQL `EventStreamer`: each send is one committed row."""
+
+    __slots__ = ("_closed", "_streamer", "_topic")
+
+    def __init__(self, streamer: EventTable, topic: str) -> None:
+        self._streamer = streamer
+        self._topic = topic
+        self._closed = False
+
+    async def send(self, key: str, type: int, headers: Mapping[str, str]) -> None:
+        """Append an event durably; waiting receivers wake (in other processes too where the
+        database can notify, else at their next poll)."""
+        if self._closed:
+            raise ClosedError(f"sender of topic {self._topic!r}")
+        await self._streamer._append(self._topic, key, type, headers)
+
+    async def close(self) -> None:
+        self._closed = True
+
+
+class EventReceiver:
+    """Reads one topic under a name: delivers from its own position, commits on `ack`."""
+
+    def __init__(self, streamer: EventTable, topic: str, name: str, position: int, poll: float) -> None:
+        self._streamer = streamer
+        self._topic = topic
+        self._name = name
+        self._pos = position  # id of the last event delivered (or acked before this receiver)
+        self._poll = poll
+        self._buffer: list[Event] = []
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"receiver {self._name!r} of topic {self._topic!r}")
+
+    async def recv(self) -> Event:
+        """The next event after the last one delivered; waits (for a wake-up or a poll) when caught up."""
+        streamer, topic = self._streamer, self._topic
+        while True:
+            self._check_open()
+            if self._buffer:
+                event = self._buffer.pop(0)
+                self._pos = event.id
+                return event
+            fut = streamer._wait_for_send(topic)  # before reading, so no wake-up is missed
+            try:
+                self._buffer = await streamer._fetch_after(topic, self._pos, BATCH)
+                if self._buffer:
+                    continue
+                await asyncio.wait((fut,), timeout=self._poll)
+            finally:
+                streamer._forget_waiter(topic, fut)
+
+    async def ack(self, event: Event) -> None:
+        """Commit this name's cursor past `event`; acking an older event never moves it back."""
+        self._check_open()
+        await self._streamer._advance_cursor(self._topic, self._name, event.id)
+
+    async def close(self) -> None:
+        """Stop this receiver; un-acked events go to the next receiver opened with the same name."""
+        self._closed = True
+        self._buffer.clear()
