@@ -12,16 +12,11 @@ instead of deleting it, so fencing tokens keep increasing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-import uuid
-from types import TracebackType
 from typing import Any
 
 import aiomysql
 
-from wfkit._roles import RoleScope
+from wfkit.adapters._sqlroles import LeaseHold
 
 from ._db import NOW_US, Database, OnDatabase, database, duplicate_key, is_retryable
 
@@ -50,9 +45,9 @@ class RoleScheduler(OnDatabase):
         self.lease = lease
         self.poll = poll
 
-    def hold(self, role: str) -> _Hold:
+    def hold(self, role: str) -> LeaseHold:
         """`async with scheduler.hold(role):` runs its body only while holding `role`."""
-        return _Hold(self, role)
+        return LeaseHold(self, role)
 
     async def _try_acquire(self, role: str, token: str) -> int | None:
         """Take the lease if it is free or expired; its new fencing token, or None if taken."""
@@ -98,64 +93,3 @@ class RoleScheduler(OnDatabase):
         await self._db.execute(
             "UPDATE wfkit_leases SET expires_us = 0 WHERE role = %s AND holder = %s", (role, token)
         )
-
-
-class _Hold:
-    """The async context manager `RoleScheduler.hold` returns."""
-
-    def __init__(self, scheduler: RoleScheduler, role: str) -> None:
-        self._scheduler = scheduler
-        self._role = role
-        self._token = ""
-        self._scope: RoleScope | None = None
-        self._renewer: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> None:
-        if self._scope is not None:
-            raise RuntimeError(f"this hold of role {self._role!r} is already entered")
-        scheduler, role = self._scheduler, self._role
-        token = self._token = uuid.uuid4().hex
-        try:
-            while (fence := await scheduler._try_acquire(role, token)) is None:
-                await asyncio.sleep(scheduler.poll)
-        except BaseException:
-            # Cancelled mid-acquire: the lease may have been committed for us; give it back.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(scheduler._release(role, token))
-            raise
-        scope = self._scope = RoleScope(role)
-        scope.enter()
-        self._renewer = asyncio.ensure_future(self._keep(scope, token, fence))
-
-    async def _keep(self, scope: RoleScope, token: str, fence: int) -> None:
-        """Renew every third of the lease; lose the role once it is gone or has run out."""
-        scheduler = self._scheduler
-        expires = time.monotonic() + scheduler.lease
-        while True:
-            await asyncio.sleep(scheduler.lease / 3)
-            try:
-                renewed = await scheduler._renew(self._role, token, fence)
-            except Exception:  # the database is busy or gone: keep trying while the lease lasts
-                if time.monotonic() < expires:
-                    continue
-                renewed = False
-            if not renewed:
-                scope.lose()
-                return
-            expires = time.monotonic() + scheduler.lease
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        scope, self._scope = self._scope, None
-        renewer, self._renewer = self._renewer, None
-        if scope is None:
-            return
-        if renewer is not None:
-            renewer.cancel()  # not awaited: an outside cancellation must reach this task's caller
-        with contextlib.suppress(Exception):  # an unreleased lease simply expires
-            await asyncio.shield(self._scheduler._release(self._role, self._token))
-        scope.exit(exc_type, exc, tb)
