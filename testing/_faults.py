@@ -10,7 +10,7 @@ import asyncio
 import builtins
 import random
 import types
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -55,8 +55,23 @@ def _hop() -> Generator[None, None, None]:
     hop covers (acks, outbox deletes, timeout-store calls) skip them, as each hop costs a turn of
     the loop. Facts are reported to the oracle before the hop, so a task cancelled here still
     counts what the adapter did. (A bare `yield` is `asyncio.sleep(0)` without its frame.)
+
+    Hops are taken only while faults can be injected (a plan with some fault, inside its window):
+    they exist so that faults can land between calls, and each costs a turn of the loop. Outside,
+    port calls are atomic, as the memory adapters are; the seeded scheduler still interleaves
+    tasks at every other await.
     """
     yield
+
+
+class _NoHop:
+    """An awaitable that completes at once: a hop not taken."""
+
+    def __await__(self) -> Generator[None, None, None]:
+        return iter(())  # type: ignore[return-value]
+
+
+_NO_HOP = _NoHop()
 
 
 class Injector:
@@ -73,6 +88,10 @@ class Injector:
 
     def active(self) -> bool:
         return self._start <= self._now() < self._end
+
+    def hop(self) -> Awaitable[None]:
+        """The round trip after a port call: a suspension point while faults can strike, else none."""
+        return _hop() if self._rates and self._start <= self._now() < self._end else _NO_HOP
 
     def hit(self, name: str, node: int, **detail: Any) -> bool:
         rate = self._rates.get(name)
@@ -103,7 +122,7 @@ class FaultyStore:
             raise SimulatedFault("simulated: the store write failed before it committed")
         await self._inner.store(record)
         self._oracle.committed(record, self._node)
-        await _hop()
+        await self._faults.hop()
         if self._faults.hit("store_ambiguous", self._node, run=record.run_id, v=record.meta.version):
             raise SimulatedFault("simulated: the store write committed, then the connection dropped")
 
@@ -112,12 +131,12 @@ class FaultyStore:
         if record.meta.version > 1 and self._faults.hit("stale_read", self._node, run=run_id):
             history = await self._inner.history(run_id)
             record = history[-2]
-        await _hop()
+        await self._faults.hop()
         return record
 
     async def latest(self, workflow_name: str, foreign_id: str) -> Record:
         record = await self._inner.latest(workflow_name, foreign_id)
-        await _hop()
+        await self._faults.hop()
         return record
 
     async def list(
@@ -140,7 +159,7 @@ class FaultyStore:
     async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
         events = await self._inner.list_outbox(workflow_name, limit)
         if events:
-            await _hop()
+            await self._faults.hop()
         return events
 
     async def delete_outbox(self, event_id: str) -> None:
@@ -190,7 +209,7 @@ class _FaultySender:
             await self._deliver(key, type, headers)
             if s._faults.hit("duplicate", s._node, run=key, v=version):
                 await self._deliver(key, type, headers)
-        await _hop()
+        await s._faults.hop()
 
     async def _deliver(self, key: str, type: int, headers: Mapping[str, str]) -> None:
         await self._inner.send(key, type, headers)
@@ -223,7 +242,7 @@ class _FaultyReceiver:
         if s._faults.hit("disconnect", s._node, receiver=self._name):
             raise SimulatedFault("simulated: the receiver lost its connection")
         event = await self._inner.recv()
-        await _hop()
+        await s._faults.hop()
         if s._faults.hit("drop", s._node, receiver=self._name, run=event.key):
             raise SimulatedFault("simulated: the event was lost before its ack")
         return event

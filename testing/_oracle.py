@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wfkit import Header, Record, RunState, TimeoutRecord, WorkflowInfo
+from wfkit._process import Wake
 from wfkit.testing._trace import Trace
 
 Invariant = Callable[[Any], bool]
@@ -50,7 +51,7 @@ class Oracle:
         self._active: dict[tuple[str, str], str] = {}
         self.undelivered: dict[tuple[str, int], float] = {}
         self._open: dict[str, None] = {}  # runs neither finished nor stopped
-        self.changed = asyncio.Event()
+        self.changed = Wake()
         self._holders: dict[str, tuple[int, int]] = {}  # role -> (node, grant number)
         self._grants = 0
         self.violations: list[Violation] = []
@@ -92,8 +93,8 @@ class Oracle:
         version = int(headers.get(Header.RECORD_VERSION, 0) or 0)
         self.deliveries += 1
         self._trace.add("send", n=node, run=key, v=version, topic=headers.get(Header.TOPIC, ""))
-        if self.undelivered.pop((key, version), None) is not None and not self.undelivered:
-            self.changed.set()
+        if self.undelivered.pop((key, version), None) is not None and not self.undelivered and not self._open:
+            self.changed.set()  # possibly done
 
     def timeout_fired(self, row: TimeoutRecord, node: int) -> None:
         now = self._business_now()

@@ -37,8 +37,10 @@ class _VirtualSelector(selectors.BaseSelector):
         self._inner = selectors.DefaultSelector()
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout == 0:
+            return []  # callbacks are ready: real I/O (there is none in a simulation) waits for idle
         ready = self._inner.select(0)
-        if ready or timeout == 0:
+        if ready:
             return ready
         if timeout is None:
             raise Deadlock(self._loop.pending_tasks())
@@ -66,7 +68,7 @@ class SimLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, seed: int, *, start: float = 0.0) -> None:
         self._virtual_time = start
-        self._sched_rng = random.Random(seed)
+        self._sched_random = random.Random(seed).random
         super().__init__(selector=_VirtualSelector(self))
         self.on_advance: Callable[[float, float], None] | None = None
 
@@ -86,7 +88,7 @@ class SimLoop(asyncio.SelectorEventLoop):
         ready = self._ready  # type: ignore[attr-defined]
         n = len(ready)
         if n > 1:
-            position = self._sched_rng.randrange(n)
+            position = int(self._sched_random() * n)  # randrange(n) at a third of its cost
             if position != n - 1:
                 ready.pop()
                 ready.insert(position, handle)

@@ -24,7 +24,6 @@ from wfkit import (
     Workflow,
     WorkflowInProgress,
 )
-from wfkit._process import wait_until_set
 from wfkit.adapters import Backend
 from wfkit.testing._faultplan import FaultPlan
 from wfkit.testing._faults import FaultyStore, FaultyStreamer, FaultyTimeouts, Injector, WatchedRoles
@@ -214,11 +213,15 @@ class _Simulation:
             for task in (*background, driver):
                 task.cancel()
             await asyncio.gather(*background, driver, return_exceptions=True)
-            for node in self.nodes:
-                if node.up:
-                    await node.crash()
+            await self._stop_nodes()
             await self.oracle.drain()
+            await self._stop_nodes()  # a restart that was under way when the run ended
         self.oracle.final_checks()
+
+    async def _stop_nodes(self) -> None:
+        for node in self.nodes:
+            if node.up:
+                await node.crash()
 
     # -- the clients ---------------------------------------------------------------------------
 
@@ -323,7 +326,7 @@ class _Simulation:
         while True:
             # Re-check after every change, and at least once a simulated minute (a fault window
             # ending or the deadline passing changes nothing the oracle sees).
-            await wait_until_set(changed, 60.0)
+            await changed.poll(60.0)
             now = loop.time()
             if driver.done():
                 driver.result()

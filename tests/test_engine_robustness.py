@@ -238,3 +238,28 @@ async def test_stop_lets_its_own_cancellation_through(wfkit_env: Any) -> None:
     with pytest.raises(asyncio.CancelledError):
         await stopper
     assert not wf.running
+
+
+def test_an_idle_loop_looks_again_within_its_safety_poll_and_at_once_when_woken() -> None:
+    """`Wake.poll(every)`: the relay's and poller's sleep. Its timer outlives a wait (so a busy
+    loop arms none per pass) yet never lets a wait last longer than `every`."""
+    from wfkit._process import Wake
+
+    async def scenario() -> list[float]:
+        loop = asyncio.get_running_loop()
+        wake = Wake()
+        woke = []
+        await wake.poll(30.0)  # never set: the safety poll ends it
+        woke.append(loop.time())
+        loop.call_later(5.0, wake.set)
+        await wake.poll(30.0)  # set after 5 s; the first timer is re-armed, not reused
+        woke.append(loop.time())
+        await wake.poll(10.0)  # a shorter poll than the pending timer's re-arms it
+        woke.append(loop.time())
+        wake.set()
+        await wake.poll(30.0)  # already set: returns at once, and clears it
+        woke.append(loop.time())
+        assert not wake.is_set()
+        return woke
+
+    assert sim_run(scenario(), seed=1) == [30.0, 35.0, 45.0, 45.0]

@@ -125,7 +125,7 @@ def test_the_runner_keeps_the_environment_of_its_latest_run(wfkit_sim: SimRunner
     async def scenario(env: SimEnv) -> str:
         async with env.run(invoices()) as wf:
             run_id = await wf.trigger("inv-5")
-            await env.advance(THIRTY_DAYS)
+            await env.advance(THIRTY_DAYS + timedelta(seconds=1))  # just past the expiry
         return run_id
 
     run_id = wfkit_sim.run(scenario, seed=11)

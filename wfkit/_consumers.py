@@ -10,7 +10,7 @@ from wfkit._control import AUTO_PAUSE_REASON, next_version
 from wfkit._errors import CodecError, RecordNotFound, WfkitError
 from wfkit._ids import stable_shard
 from wfkit._options import Resolved
-from wfkit._process import Process, consume, wait_until_set
+from wfkit._process import Process, consume
 from wfkit._record import Event, Header, Record, delete_topic, run_state_change_topic, topic
 from wfkit._runstate import RunState
 from wfkit._runtime import Runtime, as_async, call
@@ -231,7 +231,7 @@ def outbox_body(rt: Runtime, opts: Resolved, limit: int = 1000) -> Any:
                 wake.clear()
                 events = await store.list_outbox(rt.name, limit)
                 if not events:
-                    await wait_until_set(wake, rt.idle_poll(opts.polling_frequency))
+                    await wake.poll(rt.idle_poll(opts.polling_frequency))
                     continue
                 now = rt.clock.now()
                 behind = (now - events[0].created_at).total_seconds()

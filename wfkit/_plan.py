@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from wfkit import _consumers, _timeouts
 from wfkit._builder import Spec
 from wfkit._options import ProcessOptions, Resolved, resolve
-from wfkit._process import Process
+from wfkit._process import Process, Wake
 from wfkit._record import topic
 from wfkit._runstate import RunState
 from wfkit._runtime import Runtime
@@ -114,5 +113,5 @@ def plan(wf: Workflow[Any, Any], rt: Runtime, spec: Spec, config: WorkflowConfig
     return procs
 
 
-def _event() -> asyncio.Event:
-    return asyncio.Event()
+def _event() -> Wake:
+    return Wake()

@@ -166,5 +166,35 @@ async def wait_until_set(wake: asyncio.Event, timeout: float) -> None:
     wake.clear()
 
 
+class Wake(asyncio.Event):
+    """The event an idle loop (relay, timeout poller) sleeps on between passes, with a safety poll.
+
+    `poll(every)` waits until the event is set or at most `every` seconds pass, then clears it.
+    The poll timer outlives the wait and is re-armed only once it has fired or would fire too late,
+    so a loop that writes wake thousands of times a second arms no timer per pass; an early ring
+    is harmless, since a wake-up only means "look again".
+    """
+
+    _timer: asyncio.TimerHandle | None = None
+    _timer_loop: asyncio.AbstractEventLoop | None = None
+
+    async def poll(self, every: float) -> None:
+        if not self.is_set():
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + every
+            timer = self._timer
+            if timer is None or self._timer_loop is not loop or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = loop.call_at(deadline, self._ring)
+                self._timer_loop = loop
+            await self.wait()
+        self.clear()
+
+    def _ring(self) -> None:
+        self._timer = None
+        self.set()
+
+
 def setup_logger(logger: logging.Logger | None) -> logging.Logger:
     return logger if logger is not None else logging.getLogger("wfkit")

@@ -20,7 +20,7 @@ from wfkit._graph import WorkflowInfo
 from wfkit._ids import IdSource
 from wfkit._metrics import Metrics, ProcessStats
 from wfkit._ports import EventStreamer, RecordStore, RoleScheduler, TimeoutStore
-from wfkit._process import Process, ProcessState
+from wfkit._process import Process, ProcessState, Wake
 from wfkit._record import Record
 from wfkit._run import Cancel, Pause, Run, SaveAndRepeat, Skip
 from wfkit._runstate import RunState
@@ -82,8 +82,8 @@ class Runtime:
         self.tracer: Any = None  # an OpenTelemetry Tracer (anything with start_as_current_span)
         self.stopping = False
         self.states: dict[str, ProcessState] = {}
-        self.outbox_wake = asyncio.Event()
-        self.timeout_wakes: dict[int, asyncio.Event] = {}
+        self.outbox_wake = Wake()
+        self.timeout_wakes: dict[int, Wake] = {}
         self.error_counts: dict[tuple[str, str], int] = {}
         self.processes: list[Process] = []
         self._store_notifies = False  # the store's change feed calls notify() after each write

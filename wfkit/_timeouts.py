@@ -18,7 +18,7 @@ from wfkit._builder import TimeoutSpec
 from wfkit._consumers import current_record
 from wfkit._errors import CodecError, ConfigurationError, RecordNotFound
 from wfkit._options import Duration, Resolved, as_timedelta
-from wfkit._process import Process, consume, wait_until_set
+from wfkit._process import Process, consume
 from wfkit._record import Event, TimeoutRecord, topic
 from wfkit._run import Run
 from wfkit._runtime import Runtime, StepFailed, as_async, call
@@ -163,7 +163,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
                         alarm.cancel()
                     alarm_at = expiry
                     alarm = None if expiry is None else asyncio.ensure_future(ring_at(expiry))
-                await wait_until_set(wake, rt.idle_poll(opts.polling_frequency))
+                await wake.poll(rt.idle_poll(opts.polling_frequency))
         finally:
             if alarm is not None:
                 alarm.cancel()
