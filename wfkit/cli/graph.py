@@ -1,4 +1,4 @@
-"""`wfkit graph module:attr`: draw a workflow's status graph as Mermaid, DOT, SVG or PNG."""
+"""`wfkit graph module:attr`: draw a workflow's status graph as Mermaid, DOT, SVG, PNG or terminal text."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ class Format(enum.StrEnum):
     DOT = "dot"
     SVG = "svg"
     PNG = "png"
+    TEXT = "text"
 
 
 _SUFFIXES = {".mmd": Format.MERMAID, ".mermaid": Format.MERMAID, ".dot": Format.DOT, ".gv": Format.DOT}
-_SUFFIXES |= {".svg": Format.SVG, ".png": Format.PNG}
+_SUFFIXES |= {".svg": Format.SVG, ".png": Format.PNG, ".txt": Format.TEXT}
 
 
 def graph(
@@ -56,6 +57,10 @@ def graph(
 
     if fmt is Format.MERMAID:
         data = _visualise.mermaid(info).encode()
+    elif fmt is Format.TEXT:
+        from wfkit._termgraph import render_graph
+
+        data = (render_graph(info).plain() + "\n").encode()
     else:
         data = _visualise.dot(info).encode()
         if fmt is not Format.DOT:
