@@ -22,6 +22,12 @@ class Subscribers:
 
         return unsubscribe
 
+    def notify_all(self) -> None:
+        """Call every callback (changes may have been missed, e.g. while a LISTEN was down)."""
+        for callbacks in tuple(self._by_workflow.values()):
+            for callback in tuple(callbacks):
+                callback()
+
     def notify(self, workflow_name: str) -> None:
         callbacks = self._by_workflow.get(workflow_name)
         if callbacks:

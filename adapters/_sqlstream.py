@@ -29,6 +29,11 @@ class LocalWakeups:
             if not fut.done():
                 fut.set_result(None)
 
+    def _wake_all(self) -> None:
+        """Wake every waiting receiver (sends may have gone unnoticed, e.g. while a LISTEN was down)."""
+        for topic in tuple(self._waiters):
+            self._wake(topic)
+
     def _wait_for_send(self, topic: str) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(topic, set()).add(fut)

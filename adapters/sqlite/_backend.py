@@ -8,7 +8,7 @@ from typing import Any
 from wfkit._clock import Clock
 from wfkit.adapters import Backend
 
-from ._db import check_directory, path_from_url
+from ._db import Database, check_directory, path_from_url
 from ._roles import DEFAULT_LEASE, RoleScheduler
 from ._store import RecordStore
 from ._streamer import DEFAULT_POLL_FREQUENCY, EventStreamer
@@ -37,13 +37,11 @@ def connect(
     path = path_from_url(raw) if isinstance(url_or_path, str) else Path(url_or_path)
     path = Path.cwd() / path if not path.is_absolute() else path
     check_directory(path)
-    t, sync = busy_timeout, synchronous
-    streamer = EventStreamer(
-        path, clock=clock, poll_frequency=poll_frequency, busy_timeout=t, synchronous=sync
-    )
-    store = RecordStore(path, busy_timeout=t, synchronous=sync)
-    roles = RoleScheduler(path, lease=lease, busy_timeout=t, synchronous=sync)
-    timeouts = TimeoutStore(path, clock=clock, busy_timeout=t, synchronous=sync)
+    db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)  # one connection, one commit
+    streamer = EventStreamer(db, clock=clock, poll_frequency=poll_frequency)
+    store = RecordStore(db, streamer=streamer)
+    roles = RoleScheduler(db, lease=lease)
+    timeouts = TimeoutStore(db, clock=clock)
     adapters = (store, timeouts, streamer, roles)
 
     async def opener() -> None:

@@ -1,8 +1,9 @@
-"""One SQLite file: opening it durably, the versioned schema, and serialised transactions.
+"""One SQLite file: opening it durably, the versioned schema, and group-committed transactions.
 
-Every SQLite adapter object owns one `Database` (one aiosqlite connection). SQLite serialises writers
-anyway, so a single connection per adapter loses nothing, and an `asyncio.Lock` keeps the
-coroutines sharing it from interleaving statements of different transactions. Several processes
+The adapters of one `connect()` share one `Database`: one `sqlite3` connection driven from one
+worker thread. SQLite serialises writers anyway, so one connection per process loses nothing, and
+sharing it lets the writes of the store, the streamer, the timeouts and the roles ride the same
+commit (one fsync for all writes that arrived while the previous batch committed). Several processes
 on one file are safe because of WAL mode (readers never block the writer), `BEGIN IMMEDIATE` (a
 writer takes the write lock before it reads what it checks, so a compare-and-set cannot race) and
 `busy_timeout` (a writer waits for the lock instead of failing at once).
@@ -10,21 +11,26 @@ writer takes the write lock before it reads what it checks, so a compare-and-set
 Migrations are numbered; `wfkit_schema` records the highest applied. They run in one
 `BEGIN IMMEDIATE` transaction, so processes opening a fresh file at the same moment apply each
 migration exactly once, and a file migrated by a newer wfkit is refused with a `ConfigurationError`.
+
+Driver errors that users can act on become wfkit errors naming the fix: a full disk (or a size
+limit reached) is `DiskFull` naming the directory to free space in, and a write lock held by
+another process past `busy_timeout` is `StoreUnavailable` (consumers retry both with backoff).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
-
-import aiosqlite
+from typing import Any, Self, TypeVar
 
 from wfkit._errors import ConfigurationError
+from wfkit.adapters._sqlerrors import DiskFull, StoreUnavailable
+
+T = TypeVar("T")
 
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -113,7 +119,15 @@ def check_directory(path: Path) -> None:
 
 
 class Database:
-    """One connection to the file, with its pragmas set, its schema migrated and a lock for turns."""
+    """One connection to the file, its own thread, and group commit.
+
+    Statements run on a plain `sqlite3` connection in one worker thread, so a whole transaction
+    is one hop from the event loop instead of one per statement. Writes are group-committed:
+    every `write(fn)` submitted while a batch commits joins the next batch, where each runs in its
+    own SAVEPOINT (a failing one rolls back alone and gets its error) and all share one `BEGIN
+    IMMEDIATE` … `COMMIT`, hence one fsync. A caller's `write` returns only after its batch has
+    committed.
+    """
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 5.0, synchronous: str = "FULL") -> None:
         self.path = Path(path)
@@ -121,85 +135,212 @@ class Database:
         self.synchronous = synchronous.upper()
         if self.synchronous not in _SYNCHRONOUS:
             raise ConfigurationError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}")
-        self.lock = asyncio.Lock()
-        self._conn: aiosqlite.Connection | None = None
-
-    @property
-    def conn(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise RuntimeError(f"SQLite database {str(self.path)!r} is not open: use `async with`")
-        return self._conn
+        self._conn: sqlite3.Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._users = 0
 
     async def open(self) -> None:
-        """Connect, set WAL, `synchronous` and `busy_timeout`, and migrate the schema."""
+        """Connect, set WAL, `synchronous` and `busy_timeout`, and migrate the schema.
+
+        A `Database` shared by several adapters opens once and closes with its last user.
+        """
+        self._users += 1
         if self._conn is not None:
             return
         check_directory(self.path)
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wfkit-sqlite-{self.path.name}")
         try:
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open SQLite database {str(self.path)!r}: {exc}") from exc
-        try:
-            await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            self._conn = conn
-            await self._migrate()
-        except BaseException:
-            self._conn = None
-            await conn.close()
+            self._conn = await asyncio.get_running_loop().run_in_executor(thread, self._connect)
+        except BaseException as exc:
+            self._users -= 1
+            thread.shutdown(wait=False)
+            if isinstance(exc, sqlite3.Error):
+                mapped = self.translated(exc)
+                if mapped is exc:
+                    raise ConfigurationError(
+                        f"cannot open SQLite database {str(self.path)!r}: {exc}"
+                    ) from exc
+                raise mapped from exc
             raise
+        self._thread = thread
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            _migrate(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def translated(self, exc: sqlite3.Error) -> Exception:
+        """The wfkit error for a driver error (`exc` itself when it is not one wfkit maps)."""
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
+        if code == sqlite3.SQLITE_FULL:
+            return DiskFull(
+                f"SQLite database {str(self.path)!r} cannot grow ({exc}): free disk space at "
+                f"{str(self.path.parent)!r} (or raise the size limit, if PRAGMA max_page_count set one); "
+                "nothing was written, and consumers retry once there is room"
+            )
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StoreUnavailable(
+                f"SQLite database {str(self.path)!r} is locked by another connection ({exc}; busy_timeout "
+                f"is {self.busy_timeout:g} s): consumers retry with backoff; pass a larger busy_timeout "
+                "to connect(), or end the process holding a long write transaction"
+            )
+        return exc
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            async with self.lock:
-                await conn.close()
+        self._users = max(self._users - 1, 0)
+        if self._users or self._conn is None:
+            return
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        conn, thread = self._conn, self._thread
+        self._conn = self._thread = None
+        assert thread is not None
+        await asyncio.get_running_loop().run_in_executor(thread, conn.close)
+        thread.shutdown(wait=False)
 
-    async def _migrate(self) -> None:
-        async with self.transaction() as conn:
-            await conn.execute("CREATE TABLE IF NOT EXISTS wfkit_schema (version INTEGER NOT NULL)")
-            rows = await conn.execute_fetchall("SELECT MAX(version) FROM wfkit_schema")
-            current = next(iter(rows))[0] or 0
-            if current > SCHEMA_VERSION:
-                raise ConfigurationError(
-                    f"SQLite database {str(self.path)!r} has schema version {current}, newer than this "
-                    f"wfkit understands ({SCHEMA_VERSION}): upgrade wfkit (pip install -U 'wfkit[sqlite]')"
-                )
-            for number in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[number - 1]:
-                    await conn.execute(statement)
-                await conn.execute("INSERT INTO wfkit_schema (version) VALUES (?)", (number,))
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """`BEGIN IMMEDIATE` … `COMMIT` on this connection, rolled back on any error or cancellation.
-
-        aiosqlite runs statements in submission order on one thread, so a rollback submitted while
-        the caller is being cancelled still runs before the next transaction's `BEGIN`.
-        """
-        async with self.lock:
-            conn = self.conn
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                await conn.commit()
-            except BaseException:
-                await asyncio.shield(conn.rollback())
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(connection)` on the database's thread, outside any transaction (reads)."""
+        conn, thread = self._conn, self._thread
+        if conn is None or thread is None:
+            raise RuntimeError(f"SQLite database {str(self.path)!r} is not open: use `async with`")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(thread, fn, conn)
+        except sqlite3.Error as exc:
+            if (mapped := self.translated(exc)) is exc:
                 raise
+            raise mapped from exc
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row | tuple[Any, ...]]:
-        """Rows of one read (its own snapshot), taken in turn with the transactions."""
-        async with self.lock:
-            return list(await self.conn.execute_fetchall(sql, params))
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(connection)` in a transaction, committed (group-committed) before this returns.
+
+        `fn` runs on the database's thread inside its own SAVEPOINT: it may read what it checks and
+        raise to undo just its own statements. Cancelling the caller does not withdraw a write
+        already submitted (like a commit whose reply was lost).
+        """
+        return await self.submit(fn)
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue `fn` for the next commit; the future resolves once that commit is durable.
+
+        Writes commit in submission order, so a later write (or a later `write`'s read) sees it.
+        """
+        if self._conn is None:
+            raise RuntimeError(f"SQLite database {str(self.path)!r} is not open: use `async with`")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        self._pending.append((fn, done))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush(), name=f"wfkit:sqlite-commit:{self.path.name}")
+        return done
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending and self._conn is not None and self._thread is not None:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                try:
+                    outcomes = await loop.run_in_executor(
+                        self._thread, _commit, self._conn, [f for f, _ in batch]
+                    )
+                except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the batch was written
+                    failure = self.translated(exc) if isinstance(exc, sqlite3.Error) else exc
+                    outcomes = [(False, failure)] * len(batch)
+                for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+                    if done.done():
+                        continue
+                    if ok:
+                        done.set_result(value)
+                    else:
+                        done.set_exception(
+                            self.translated(value) if isinstance(value, sqlite3.Error) else value
+                        )
+        finally:
+            self._flusher = None
+            for _, done in self._pending if self._conn is None else ():
+                if not done.done():
+                    done.set_exception(RuntimeError(f"SQLite database {str(self.path)!r} was closed"))
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of one read (its own snapshot)."""
+        return await self.run(lambda conn: conn.execute(sql, params).fetchall())
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """One statement in its own (implicit) transaction; returns the rows it changed."""
-        async with self.lock:
-            cursor = await self.conn.execute(sql, params)
-            count = cursor.rowcount
-            await cursor.close()
-            return count
+        """One statement, group-committed; returns the rows it changed."""
+        return await self.write(lambda conn: conn.execute(sql, params).rowcount)
+
+
+def database(
+    path: str | Path | Database, *, busy_timeout: float = 5.0, synchronous: str = "FULL"
+) -> Database:
+    """`path` itself when it is already a `Database` (adapters sharing one), else a new one on it."""
+    if isinstance(path, Database):
+        return path
+    return Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
+
+
+MAX_BATCH = 512
+"""At most this many writes share one commit."""
+
+
+def _commit(
+    conn: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]
+) -> list[tuple[bool, Any]]:
+    """Run each write in its own SAVEPOINT inside one `BEGIN IMMEDIATE` … `COMMIT` (thread side)."""
+    outcomes: list[tuple[bool, Any]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for fn in fns:
+            conn.execute("SAVEPOINT wfkit_write")
+            try:
+                value = fn(conn)
+            except Exception as exc:
+                if not conn.in_transaction:
+                    # SQLite rolled the whole transaction back itself (SQLITE_FULL, IOERR, BUSY...):
+                    # nothing of the batch was written, and every write gets this error.
+                    raise
+                conn.execute("ROLLBACK TO wfkit_write")
+                conn.execute("RELEASE wfkit_write")
+                outcomes.append((False, exc))
+            else:
+                conn.execute("RELEASE wfkit_write")
+                outcomes.append((True, value))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Apply the migrations this file lacks, in one `BEGIN IMMEDIATE` (safe when processes race)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS wfkit_schema (version INTEGER NOT NULL)")
+        current = conn.execute("SELECT MAX(version) FROM wfkit_schema").fetchone()[0] or 0
+        if current > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"SQLite database {str(path)!r} has schema version {current}, newer than this "
+                f"wfkit understands ({SCHEMA_VERSION}): upgrade wfkit (pip install -U 'wfkit[sqlite]')"
+            )
+        for number in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[number - 1]:
+                conn.execute(statement)
+            conn.execute("INSERT INTO wfkit_schema (version) VALUES (?)", (number,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 class OnDatabase:

@@ -10,12 +10,13 @@ process on the file; a killed process's roles move on within one lease (5 s by d
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
 from wfkit.adapters._sqlroles import LeaseHold
 
-from ._db import Database, OnDatabase
+from ._db import Database, OnDatabase, database
 
 DEFAULT_LEASE = 5.0
 DEFAULT_POLL = 0.05
@@ -34,7 +35,7 @@ class RoleScheduler(OnDatabase):
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | Database,
         *,
         lease: float = DEFAULT_LEASE,
         poll: float = DEFAULT_POLL,
@@ -43,7 +44,7 @@ class RoleScheduler(OnDatabase):
     ) -> None:
         if lease <= 0 or poll <= 0:
             raise ValueError("lease and poll must be positive")
-        self._db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
+        self._db = database(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self.lease = lease
         self.poll = poll
 
@@ -53,23 +54,25 @@ class RoleScheduler(OnDatabase):
 
     async def _try_acquire(self, role: str, token: str) -> int | None:
         """Take the lease if it is free or expired; its new fencing token, or None if taken."""
-        now = _now_us()
-        async with self._db.transaction() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    "SELECT holder, expires_us, fence FROM wfkit_leases WHERE role = ?", (role,)
-                )
-            )
-            if rows and rows[0][1] > now and rows[0][0] != token:
+        lease_us = int(self.lease * 1_000_000)
+
+        def acquire(conn: sqlite3.Connection) -> int | None:
+            now = _now_us()  # read inside the write lock, so expiry is judged at commit time
+            row = conn.execute(
+                "SELECT holder, expires_us, fence FROM wfkit_leases WHERE role = ?", (role,)
+            ).fetchone()
+            if row and row[1] > now and row[0] != token:
                 return None
-            fence = (int(rows[0][2]) if rows else 0) + 1
-            await conn.execute(
+            fence = (int(row[2]) if row else 0) + 1
+            conn.execute(
                 "INSERT INTO wfkit_leases (role, holder, expires_us, fence) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (role) DO UPDATE SET holder = excluded.holder, "
                 "expires_us = excluded.expires_us, fence = excluded.fence",
-                (role, token, now + int(self.lease * 1_000_000), fence),
+                (role, token, now + lease_us, fence),
             )
-        return fence
+            return fence
+
+        return await self._db.write(acquire)
 
     async def _renew(self, role: str, token: str, fence: int) -> bool:
         """Extend the lease; False when it is no longer this holder's."""

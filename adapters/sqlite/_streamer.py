@@ -11,17 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from wfkit._clock import Clock, SystemClock
 from wfkit._record import Event
 from wfkit.adapters._sqlstream import EventReceiver, EventSender, LocalWakeups
 
-from ._db import Database, OnDatabase
+from ._db import Database, OnDatabase, database
 
 DEFAULT_POLL_FREQUENCY = 0.05
+
+
+def insert_event(conn: sqlite3.Connection, row: tuple[str, str, int, str, str]) -> None:
+    """Append `(topic, key, type, headers JSON, created_at ISO)` (the sender's and the store's way)."""
+    conn.execute(
+        "INSERT INTO wfkit_events (topic, key, type, headers, created_at) VALUES (?, ?, ?, ?, ?)", row
+    )
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    """Mark a fire-and-forget write's outcome as seen (its failure only delays a cursor)."""
+    if not done.cancelled():
+        done.exception()
 
 
 class EventStreamer(LocalWakeups, OnDatabase):
@@ -29,14 +44,14 @@ class EventStreamer(LocalWakeups, OnDatabase):
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | Database,
         *,
         clock: Clock | None = None,
         poll_frequency: float = DEFAULT_POLL_FREQUENCY,
         busy_timeout: float = 5.0,
         synchronous: str = "FULL",
     ) -> None:
-        self._db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
+        self._db = database(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._poll_frequency = poll_frequency
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
@@ -57,25 +72,26 @@ class EventStreamer(LocalWakeups, OnDatabase):
 
         `from_latest` starts a name without a cursor after the newest event committed now.
         """
-        async with self._db.transaction() as conn:
-            start = "(SELECT COALESCE(MAX(id), 0) FROM wfkit_events WHERE topic = ?)" if from_latest else "?"
-            await conn.execute(
+        start = "(SELECT COALESCE(MAX(id), 0) FROM wfkit_events WHERE topic = ?)" if from_latest else "?"
+
+        def open_cursor(conn: sqlite3.Connection) -> int:
+            conn.execute(
                 f"INSERT INTO wfkit_cursors (topic, name, position) VALUES (?, ?, {start}) "
                 "ON CONFLICT (topic, name) DO NOTHING",
                 (topic, name, topic if from_latest else 0),
             )
-            rows = await conn.execute_fetchall(
+            row = conn.execute(
                 "SELECT position FROM wfkit_cursors WHERE topic = ? AND name = ?", (topic, name)
-            )
-        position = int(next(iter(rows))[0])
+            ).fetchone()
+            return int(row[0])
+
+        position = await self._db.write(open_cursor)
         poll = self._poll_frequency if poll_frequency is None else poll_frequency
         return EventReceiver(self, topic, name, position, poll)
 
     async def _append(self, topic: str, key: str, type: int, headers: Mapping[str, str]) -> None:
-        await self._db.execute(
-            "INSERT INTO wfkit_events (topic, key, type, headers, created_at) VALUES (?, ?, ?, ?, ?)",
-            (topic, key, type, json.dumps(dict(headers)), self._clock.now().isoformat()),
-        )
+        row = (topic, key, type, json.dumps(dict(headers)), self._clock.now().isoformat())
+        await self._db.write(lambda conn: insert_event(conn, row))
         self._wake(topic)
 
     async def _fetch_after(self, topic: str, position: int, limit: int) -> list[Event]:
@@ -87,7 +103,12 @@ class EventStreamer(LocalWakeups, OnDatabase):
         return [Event(r[0], r[1], r[2], json.loads(r[3]), datetime.fromisoformat(r[4])) for r in rows]
 
     async def _advance_cursor(self, topic: str, name: str, event_id: int) -> None:
-        await self._db.execute(
-            "UPDATE wfkit_cursors SET position = MAX(position, ?) WHERE topic = ? AND name = ?",
-            (event_id, topic, name),
-        )
+        # Not awaited: the cursor rides the next commit. Acking is at-least-once anyway (a cursor
+        # lost to a crash only redelivers), and waiting for an fsync per event would halve a
+        # consumer's pace. Writes commit in order, so a receiver reopened here sees the cursor.
+        self._db.submit(
+            lambda conn: conn.execute(
+                "UPDATE wfkit_cursors SET position = MAX(position, ?) WHERE topic = ? AND name = ?",
+                (event_id, topic, name),
+            )
+        ).add_done_callback(_retrieved)

@@ -18,7 +18,8 @@ from wfkit._record import TimeoutRecord
 from wfkit.adapters._feed import Subscribers
 from wfkit.adapters._sqlrows import to_us
 
-from ._db import Database, OnDatabase
+from ._db import Database, OnDatabase, database
+from ._watch import ForeignCommits
 
 _COLUMNS = "id, workflow_name, foreign_id, run_id, status, expire_at, created_at, version"
 
@@ -39,24 +40,31 @@ def _timeout(row: Any) -> TimeoutRecord:
 class TimeoutStore(OnDatabase):
     """A `TimeoutStore` in one SQLite file; `created_at` comes from `clock` (the wall clock by default).
 
-    Also a `ChangeFeed` for this process: creating a timeout wakes this process's pollers at once.
+    Also a `ChangeFeed`: creating a timeout wakes this process's pollers at once, and other
+    processes' within 0.1 s (`ForeignCommits` polls `PRAGMA data_version`).
     """
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | Database,
         *,
         clock: Clock | None = None,
         busy_timeout: float = 5.0,
         synchronous: str = "FULL",
     ) -> None:
-        self._db = Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
+        self._db = database(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._subscribers = Subscribers()
+        self._feed = ForeignCommits(self._db, self._subscribers)
 
     def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call `callback()` after every timeout created for `workflow_name` through this object."""
-        return self._subscribers.subscribe(workflow_name, callback)
+        """Call `callback()` after every timeout created for `workflow_name` through this object, and
+        soon after any commit by another connection (another process) to the file."""
+        return self._feed.subscribe(workflow_name, callback)
+
+    async def close(self) -> None:
+        self._feed.stop()
+        await super().close()
 
     async def create(
         self,
@@ -69,23 +77,25 @@ class TimeoutStore(OnDatabase):
         version: int = 0,
     ) -> int:
         """Schedule a timeout of the run at `status`, due at `expire_at`; returns its id."""
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO wfkit_timeouts (workflow_name, foreign_id, run_id, status, expire_at, "
-                "expire_us, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    workflow_name,
-                    foreign_id,
-                    run_id,
-                    status,
-                    expire_at.isoformat(),
-                    to_us(expire_at),
-                    self._clock.now().isoformat(),
-                    version,
-                ),
+        params = (
+            workflow_name,
+            foreign_id,
+            run_id,
+            status,
+            expire_at.isoformat(),
+            to_us(expire_at),
+            self._clock.now().isoformat(),
+            version,
+        )
+        timeout_id = await self._db.write(
+            lambda conn: (
+                conn.execute(
+                    "INSERT INTO wfkit_timeouts (workflow_name, foreign_id, run_id, status, expire_at, "
+                    "expire_us, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    params,
+                ).lastrowid
             )
-            timeout_id = cursor.lastrowid
-            await cursor.close()
+        )
         assert timeout_id is not None
         self._subscribers.notify(workflow_name)
         return timeout_id

@@ -112,7 +112,7 @@ app = typer.Typer(
     cls=WfkitGroup,
     name="wfkit",
     help="Type-safe, event-driven workflow state machines for asyncio.",
-    add_completion=False,
+    add_completion=True,  # shell detection runs only for --install/--show-completion
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_show_locals=False,
 )
@@ -133,11 +133,21 @@ def _root(
 
 
 def _register() -> None:
-    from wfkit.cli import demo, graph, simulate
+    from wfkit.cli import control, db, demo, graph, runs, simulate, worker
 
     app.command("demo")(demo.demo)
     app.command("graph")(graph.graph)
     app.command("simulate")(simulate.simulate)
+    from wfkit.cli import tui
+
+    app.command("tui")(tui.tui)
+    app.add_typer(runs.runs_app, name="runs", rich_help_panel="Runs")
+    for name in ("pause", "resume", "retry", "cancel", "delete"):
+        app.command(name, rich_help_panel="Runs")(getattr(control, name))
+    for name in ("trigger", "callback"):
+        app.command(name, rich_help_panel="Workers and stores")(getattr(control, name))
+    app.command("worker", rich_help_panel="Workers and stores")(worker.worker)
+    app.add_typer(db.db_app, name="db", rich_help_panel="Workers and stores")
 
 
 _register()
