@@ -12,6 +12,7 @@ from wfkit import (
     Builder,
     ConfigurationError,
     EventStreamer,
+    ProcessOptions,
     RecordStore,
     RoleScheduler,
     TimeoutStore,
@@ -53,8 +54,15 @@ class Backend:
         self._build_options = dict(build_options or {})
 
     def build(self, builder: Builder[T, S], **build_options: Any) -> Workflow[T, S]:
-        """`builder.build(...)` on this backend's adapters; keyword options pass through."""
+        """`builder.build(...)` on this backend's adapters; keyword options pass through.
+
+        A `defaults=` given here is laid over the backend's own (a SQL backend sets a step
+        `concurrency`), so setting one option keeps the others.
+        """
         options = {**self._build_options, **build_options}
+        ours, theirs = self._build_options.get("defaults"), build_options.get("defaults")
+        if isinstance(ours, ProcessOptions) and isinstance(theirs, ProcessOptions):
+            options["defaults"] = theirs.merged_over(ours)
         options.setdefault("timeout_store", self.timeouts)
         return builder.build(self.streamer, self.store, self.roles, **options)
 

@@ -263,3 +263,47 @@ def test_an_idle_loop_looks_again_within_its_safety_poll_and_at_once_when_woken(
         return woke
 
     assert sim_run(scenario(), seed=1) == [30.0, 35.0, 45.0, 45.0]
+
+
+def test_a_consumer_with_concurrency_overlaps_runs_acks_in_order_and_retries_a_failure() -> None:
+    """`concurrency=4`: steps of different runs overlap (at most 4 at once), a failing step backs
+    off and is redelivered (the cursor never passed it), and every run completes exactly once."""
+    in_flight = peak = 0
+    failed: set[str] = set()
+
+    async def slow(run: wfkit.Run[Doc, Status]) -> Status:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            await asyncio.sleep(1.0)
+            if run.foreign_id == "doc-3" and "doc-3" not in failed:
+                failed.add("doc-3")
+                raise ConnectionError("downstream unavailable")
+            run.object.steps.append("slow")
+            return Status.MIDDLE
+        finally:
+            in_flight -= 1
+
+    async def main() -> tuple[float, list[list[int]]]:
+        clock = SimClock()
+        store = memory.RecordStore(clock=clock)
+        b = wfkit.Builder("overlap", Doc, Status)
+        b.add_step(Status.START, slow, Status.MIDDLE, error_backoff=5)
+        b.add_step(Status.MIDDLE, lambda run: Status.END, Status.END)
+        wf = build(b, clock, store=store, defaults=wfkit.ProcessOptions.of(concurrency=4))
+        async with wf:
+            ids = [await wf.trigger(f"doc-{i}") for i in range(8)]
+            for i, run_id in enumerate(ids):
+                await wf.await_status(f"doc-{i}", run_id, Status.END, timeout=60)
+            elapsed = asyncio.get_running_loop().time()
+        histories = [[r.meta.version for r in await store.history(run_id)] for run_id in ids]
+        objects = [(await store.lookup(run_id)).object for run_id in ids]
+        assert all(obj.count(b"slow") == 1 for obj in objects)  # each step applied once
+        return elapsed, histories
+
+    elapsed, histories = simulate(main)
+    assert peak == 4
+    assert failed == {"doc-3"}
+    assert histories == [[1, 2, 3]] * 8  # created, MIDDLE, END: no gap, no transition twice
+    assert elapsed < 20  # overlapped: 8 one-second steps four at a time, plus one backoff

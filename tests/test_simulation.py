@@ -49,7 +49,7 @@ class Order:
     steps: int = 0
 
 
-def make_builder() -> wfkit.Builder[Order, Status]:
+def make_builder(concurrency: int | None = None) -> wfkit.Builder[Order, Status]:
     """Five steps, a payment callback and a 30 s payment timeout that races it."""
     b = wfkit.Builder("orders", Order, Status)
 
@@ -67,7 +67,7 @@ def make_builder() -> wfkit.Builder[Order, Status]:
         (Status.PAID, Status.PACKED),
         (Status.PACKED, Status.SHIPPED),
     ):
-        b.add_step(source, step(target), target)
+        b.add_step(source, step(target), target, concurrency=concurrency)
     b.add_callback(Status.AWAITING_PAYMENT, lambda run, payload: Status.PAID, Status.PAID)
     b.add_timeout(
         Status.AWAITING_PAYMENT,
@@ -458,3 +458,15 @@ def test_find_shrinks_a_failing_plan_to_a_minimal_one() -> None:
     assert 1 <= len(rates) <= 2, plan.describe()
     for name in rates:
         assert not fails(dataclasses.replace(plan, **{name: 0.0})), f"{plan.describe()} without {name}"
+
+
+def test_step_consumers_handling_several_events_at_once_keep_every_guarantee() -> None:
+    """`concurrency=4` overlaps the steps of different runs; under the default faults (crashes,
+    lost roles, failed and ambiguous writes, dropped and duplicated events) every invariant holds."""
+    workload = Workload(runs=30, spacing=0.2, callbacks=PAYMENTS, callback_every=5.0)
+    for seed in range(40):
+        report = simulate(
+            functools.partial(make_builder, 4), seed=seed, workload=workload, faults=FaultPlan.default()
+        )
+        assert report.ok, report.explain()
+        assert report.stats["runs_finished"] == 30

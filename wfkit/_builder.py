@@ -128,8 +128,12 @@ class Builder(Generic[T, S]):
         lag_alert: Duration | None = None,
         pause_after_errors: int | None = None,
         time_limit: Duration | None = None,
+        concurrency: int | None = None,
     ) -> Builder[T, S]:
-        """Run `fn` for every run that reaches `from_`; it returns one of `to` or a directive."""
+        """Run `fn` for every run that reaches `from_`; it returns one of `to` or a directive.
+
+        Options left unset come from `build(defaults=...)`; see `wfkit.ProcessOptions`.
+        """
         status = self._status(from_, "add_step")
         if status in self._spec.steps:
             raise ConfigurationError(
@@ -146,6 +150,7 @@ class Builder(Generic[T, S]):
             lag_alert=lag_alert,
             pause_after_errors=pause_after_errors,
             time_limit=time_limit,
+            concurrency=concurrency,
         )
         self._spec.steps[status] = StepSpec(status, fn, dests, options)
         self._add_edges(status, dests, "step")

@@ -88,6 +88,7 @@ def step_body(rt: Runtime, step: StepSpec, opts: Resolved, shard: tuple[int, int
             lag=opts.lag,
             lag_alert=opts.lag_alert,
             shard=shard,
+            concurrency=opts.concurrency,
         )
 
     return body

@@ -60,7 +60,9 @@ class ProcessOptions:
     pollers look for work other processes wrote; `error_backoff` is seconds or a `Backoff`; `lag`
     delays consumption until an event is that old; `lag_alert` flags a consumer that far behind;
     `pause_after_errors` pauses a run after that many consecutive failures (0 = never);
-    `time_limit` cancels a step that runs longer (counted as an error).
+    `time_limit` cancels a step that runs longer (counted as an error); `concurrency` is how many
+    events a step consumer handles at once (runs of one status overlap, so a SQL store commits
+    their transitions together; events of one run stay in order).
     """
 
     parallel: int | None = None
@@ -70,6 +72,7 @@ class ProcessOptions:
     lag_alert: timedelta | None = None
     pause_after_errors: int | None = None
     time_limit: float | None = None
+    concurrency: int | None = None
 
     @classmethod
     def of(
@@ -82,12 +85,17 @@ class ProcessOptions:
         lag_alert: Duration | None = None,
         pause_after_errors: int | None = None,
         time_limit: Duration | None = None,
+        concurrency: int | None = None,
     ) -> ProcessOptions:
         """Build from user-friendly values (timedeltas or seconds), validating each."""
         if parallel is not None and (
             isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1
         ):
             raise ConfigurationError(f"parallel must be an int >= 1, got {parallel!r}")
+        if concurrency is not None and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        ):
+            raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
         if pause_after_errors is not None and (
             isinstance(pause_after_errors, bool)
             or not isinstance(pause_after_errors, int)
@@ -111,6 +119,7 @@ class ProcessOptions:
             else as_timedelta(_non_negative("lag_alert", seconds(lag_alert))),
             pause_after_errors=pause_after_errors,
             time_limit=None if time_limit is None else _positive("time_limit", seconds(time_limit)),
+            concurrency=concurrency,
         )
 
     def merged_over(self, base: ProcessOptions) -> ProcessOptions:
@@ -133,6 +142,7 @@ BUILT_IN_DEFAULTS = ProcessOptions(
     lag_alert=timedelta(minutes=30),
     pause_after_errors=0,
     time_limit=None,
+    concurrency=1,
 )
 
 
@@ -147,6 +157,7 @@ class Resolved:
     lag_alert: timedelta
     pause_after_errors: int
     time_limit: float | None
+    concurrency: int
 
 
 def resolve(own: ProcessOptions | None, defaults: ProcessOptions | None) -> Resolved:

@@ -14,6 +14,7 @@ from wfkit._errors import RoleLost
 from wfkit._ids import stable_shard
 from wfkit._metrics import ProcessStats
 from wfkit._options import Backoff
+from wfkit._ports import EventReceiver
 from wfkit._record import Event
 
 if TYPE_CHECKING:
@@ -109,14 +110,17 @@ async def consume(
     lag_alert: timedelta,
     shard: tuple[int, int] = (1, 1),
     accept: Callable[[Event], bool] | None = None,
+    concurrency: int = 1,
 ) -> None:
     """Feed each event of `topic` to `handler`, acking only after it returns (at-least-once).
 
     The receiver is named by the process's role, so a restarted process resumes at its cursor and
     an event whose handler failed is delivered again after the backoff. Events of other shards or
-    refused by `accept` are acked without handling.
+    refused by `accept` are acked without handling. With `concurrency` > 1, that many events are
+    handled at once (see `_Window`).
     """
     receiver = await rt.streamer.receiver(topic, proc.role, poll_frequency=poll)
+    window = _Window(receiver, handler, proc, concurrency) if concurrency > 1 else None
     index, count = shard
     clock = rt.clock
     m = proc.metrics
@@ -125,7 +129,7 @@ async def consume(
     seen = 0
     try:
         while True:
-            event = await receiver.recv()
+            event = await (receiver.recv() if window is None else window.receive())
             if lag:
                 await clock.sleep_until(event.created_at + lag)
             seen += 1
@@ -142,13 +146,98 @@ async def consume(
                 m.skip("filtered out")
                 await receiver.ack(event)
                 continue
+            if window is not None:
+                await window.submit(event)
+                continue
             started = loop.time()
             await handler(event)
             await receiver.ack(event)
             m.observe(loop.time() - started)
             proc.failures = 0  # proc.ok(), inlined on the per-event path
     finally:
-        await receiver.close()
+        try:
+            if window is not None:
+                await window.close()
+        finally:
+            await receiver.close()
+
+
+class _Window:
+    """Events handled `size` at a time, acked strictly in delivery order.
+
+    Overlapping the handlers of different runs lets their store writes share a commit (one fsync
+    for many transitions on a SQL store). Events of the same run are handled one after the other,
+    and the cursor never passes an event whose handler has not returned, so a crash redelivers
+    what was in flight (the version checks make a redelivery harmless). The first handler error
+    ends the window: it is raised from `receive` or `submit` at once, as the sequential loop would
+    raise it, and `close` cancels the handlers still running.
+    """
+
+    def __init__(self, receiver: EventReceiver, handler: Handler, proc: Process, size: int) -> None:
+        self._receiver = receiver
+        self._handler = handler
+        self._proc = proc
+        self._slots = asyncio.Semaphore(size)
+        self._order: asyncio.Queue[tuple[Event, asyncio.Task[None]]] = asyncio.Queue()
+        self._in_flight: dict[asyncio.Task[None], None] = {}  # submitted, not yet acked; ordered
+        self._last_of_run: dict[str, asyncio.Task[None]] = {}
+        self._acker = asyncio.ensure_future(self._ack_in_order())
+
+    async def receive(self) -> Event:
+        """The receiver's next event, or the first handler error as soon as it happens."""
+        recv = asyncio.ensure_future(self._receiver.recv())
+        try:
+            await asyncio.wait((recv, self._acker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not recv.done():
+                recv.cancel()
+                await asyncio.wait((recv,))
+            if not recv.cancelled():
+                recv.exception()  # seen, even when leaving by cancellation or a handler error
+        if self._acker.done():
+            self._acker.result()  # raises the first handler error
+        return recv.result()
+
+    async def submit(self, event: Event) -> None:
+        """Start handling `event` once a slot is free; raise an earlier handler's error."""
+        await self._slots.acquire()
+        if self._acker.done():
+            self._slots.release()
+            self._acker.result()
+        before = self._last_of_run.get(event.key)
+        task = asyncio.ensure_future(self._handle(event, before))
+        self._last_of_run[event.key] = task
+        self._in_flight[task] = None
+        self._order.put_nowait((event, task))
+
+    async def _handle(self, event: Event, before: asyncio.Task[None] | None) -> None:
+        try:
+            if before is not None and not before.done():
+                await asyncio.wait((before,))
+            started = asyncio.get_running_loop().time()
+            await self._handler(event)
+            self._proc.metrics.observe(asyncio.get_running_loop().time() - started)
+        finally:
+            self._slots.release()
+            if self._last_of_run.get(event.key) is asyncio.current_task():
+                del self._last_of_run[event.key]
+
+    async def _ack_in_order(self) -> None:
+        while True:
+            event, task = await self._order.get()
+            await asyncio.wait((task,))
+            task.result()  # a handler error ends the window
+            del self._in_flight[task]
+            await self._receiver.ack(event)
+            self._proc.failures = 0
+
+    async def close(self) -> None:
+        """Cancel what is in flight (its events stay un-acked, so they are delivered again) and
+        collect every outcome, so no handler error goes unretrieved."""
+        tasks = [*self._in_flight, self._acker]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def wait_until_set(wake: asyncio.Event, timeout: float) -> None:

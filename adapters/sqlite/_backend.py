@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from wfkit._clock import Clock
+from wfkit._options import ProcessOptions
 from wfkit.adapters import Backend
 
 from ._db import Database, check_directory, path_from_url
@@ -13,6 +14,9 @@ from ._roles import DEFAULT_LEASE, RoleScheduler
 from ._store import RecordStore
 from ._streamer import DEFAULT_POLL_FREQUENCY, EventStreamer
 from ._timeouts import TimeoutStore
+
+DEFAULT_CONCURRENCY = 32
+"""Events each step consumer handles at once: overlapping transitions share one commit."""
 
 
 def connect(
@@ -23,6 +27,7 @@ def connect(
     synchronous: str = "FULL",
     lease: float = DEFAULT_LEASE,
     poll_frequency: float = DEFAULT_POLL_FREQUENCY,
+    concurrency: int = DEFAULT_CONCURRENCY,
     **build_options: Any,
 ) -> Backend:
     """A `Backend` on one SQLite file (nothing opens until `async with`).
@@ -30,8 +35,9 @@ def connect(
     `url_or_path` is `sqlite:///relative.db` (to the working directory), `sqlite:////abs.db` or a
     plain path. The file's directory must exist (a `ConfigurationError` names it otherwise); the
     file and its schema are created on first open. `lease` is the role lease in seconds,
-    `poll_frequency` how often receivers look for other processes' events; other keyword options
-    go to `Backend.build` (with `clock`, if given).
+    `poll_frequency` how often receivers look for other processes' events, `concurrency` how many
+    events each step consumer handles at once (their transitions share commits); other keyword
+    options go to `Backend.build` (with `clock`, if given).
     """
     raw = str(url_or_path)
     path = path_from_url(raw) if isinstance(url_or_path, str) else Path(url_or_path)
@@ -58,6 +64,7 @@ def connect(
 
     if clock is not None:
         build_options.setdefault("clock", clock)
+    build_options.setdefault("defaults", ProcessOptions.of(concurrency=concurrency))
     url = raw if raw.startswith("sqlite://") else f"sqlite:///{path}"
     return Backend(
         streamer, store, roles, timeouts, url=url, opener=opener, closer=closer, build_options=build_options
