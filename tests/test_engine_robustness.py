@@ -307,3 +307,30 @@ def test_a_consumer_with_concurrency_overlaps_runs_acks_in_order_and_retries_a_f
     assert failed == {"doc-3"}
     assert histories == [[1, 2, 3]] * 8  # created, MIDDLE, END: no gap, no transition twice
     assert elapsed < 20  # overlapped: 8 one-second steps four at a time, plus one backoff
+
+
+def test_a_timeout_falling_due_during_a_slow_poll_still_fires_on_time() -> None:
+    """The poller lists due rows, then asks for the next expiry: a row that falls due between the
+    two (a slow query on a busy database) must be one or the other, not wait for a safety poll."""
+
+    class SlowListing(memory.TimeoutStore):
+        async def list_valid(
+            self, workflow_name: str, status: int, now: datetime
+        ) -> list[wfkit.TimeoutRecord]:
+            rows = await super().list_valid(workflow_name, status, now)
+            await asyncio.sleep(0.3)  # the answer arrives 0.3 s after it was true
+            return rows
+
+    async def main() -> float:
+        clock = SimClock()
+        b = wfkit.Builder("slow poll", Doc, Status)
+        b.add_step(Status.START, lambda run: Status.MIDDLE, Status.MIDDLE)
+        b.add_timeout(Status.MIDDLE, wfkit.after(0.2), lambda run, now: Status.END, Status.END)
+        async with build(b, clock, timeout_store=SlowListing(clock=clock)) as wf:
+            await asyncio.sleep(1)  # the poller's first pass is over: it sleeps until woken
+            run_id = await wf.trigger("doc")
+            reached = await wf.await_status("doc", run_id, Status.MIDDLE, timeout=5)
+            done = await wf.await_status("doc", run_id, Status.END, timeout=60)
+            return (done.updated_at - reached.updated_at).total_seconds()
+
+    assert simulate(main) < 2  # not the 30 s safety poll

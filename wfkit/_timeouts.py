@@ -154,10 +154,13 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
         try:
             while True:
                 wake.clear()
-                for row in await store.list_valid(rt.name, status, rt.clock.now()):
+                # One instant for both queries: a row falling due between them is either listed
+                # as due or is the next expiry, never neither.
+                now = rt.clock.now()
+                for row in await store.list_valid(rt.name, status, now):
                     await fire(proc, row)
                 proc.ok()
-                expiry = await store.next_expiry(rt.name, status, rt.clock.now())
+                expiry = await store.next_expiry(rt.name, status, now)
                 if expiry != alarm_at:
                     if alarm is not None:
                         alarm.cancel()

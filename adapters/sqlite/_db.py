@@ -20,9 +20,11 @@ another process past `busy_timeout` is `StoreUnavailable` (consumers retry both 
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -135,8 +137,8 @@ class Database:
         self.synchronous = synchronous.upper()
         if self.synchronous not in _SYNCHRONOUS:
             raise ConfigurationError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}")
-        self._conn: sqlite3.Connection | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._writer: _Connection | None = None
+        self._reader: _Connection | None = None
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._users = 0
@@ -144,18 +146,23 @@ class Database:
     async def open(self) -> None:
         """Connect, set WAL, `synchronous` and `busy_timeout`, and migrate the schema.
 
-        A `Database` shared by several adapters opens once and closes with its last user.
+        Writes go through one connection and reads through another, each driven by its own
+        thread: in WAL mode a read never waits for the writer's fsync. A `Database` shared by
+        several adapters opens once and closes with its last user.
         """
         self._users += 1
-        if self._conn is not None:
+        if self._writer is not None:
             return
         check_directory(self.path)
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wfkit-sqlite-{self.path.name}")
         try:
-            self._conn = await asyncio.get_running_loop().run_in_executor(thread, self._connect)
+            writer = await _Connection.open(self.path, self._setup_writer)
+            try:
+                self._reader = await _Connection.open(self.path, self._setup_reader)
+            except BaseException:
+                await writer.close()
+                raise
         except BaseException as exc:
             self._users -= 1
-            thread.shutdown(wait=False)
             if isinstance(exc, sqlite3.Error):
                 mapped = self.translated(exc)
                 if mapped is exc:
@@ -164,19 +171,17 @@ class Database:
                     ) from exc
                 raise mapped from exc
             raise
-        self._thread = thread
+        self._writer = writer
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            _migrate(conn, self.path)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+    def _setup_writer(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        _migrate(conn, self.path)
+
+    def _setup_reader(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        conn.execute("PRAGMA query_only = ON")
 
     def translated(self, exc: sqlite3.Error) -> Exception:
         """The wfkit error for a driver error (`exc` itself when it is not one wfkit maps)."""
@@ -197,23 +202,31 @@ class Database:
 
     async def close(self) -> None:
         self._users = max(self._users - 1, 0)
-        if self._users or self._conn is None:
+        if self._users or self._writer is None:
             return
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
-        conn, thread = self._conn, self._thread
-        self._conn = self._thread = None
-        assert thread is not None
-        await asyncio.get_running_loop().run_in_executor(thread, conn.close)
-        thread.shutdown(wait=False)
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        await writer.close()
+        if reader is not None:
+            await reader.close()
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """`fn(connection)` on the database's thread, outside any transaction (reads)."""
-        conn, thread = self._conn, self._thread
-        if conn is None or thread is None:
+        """`fn(connection)` on the reading connection (its own snapshot; never waits for a commit)."""
+        return await self._call(self._reader, fn)
+
+    async def data_version(self) -> int:
+        """`PRAGMA data_version` of the writing connection: it changes when another process commits."""
+        return await self._call(
+            self._writer, lambda conn: int(conn.execute("PRAGMA data_version").fetchone()[0])
+        )
+
+    async def _call(self, side: _Connection | None, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if side is None:
             raise RuntimeError(f"SQLite database {str(self.path)!r} is not open: use `async with`")
         try:
-            return await asyncio.get_running_loop().run_in_executor(thread, fn, conn)
+            return await side.call(fn)
         except sqlite3.Error as exc:
             if (mapped := self.translated(exc)) is exc:
                 raise
@@ -233,7 +246,7 @@ class Database:
 
         Writes commit in submission order, so a later write (or a later `write`'s read) sees it.
         """
-        if self._conn is None:
+        if self._writer is None:
             raise RuntimeError(f"SQLite database {str(self.path)!r} is not open: use `async with`")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
@@ -243,14 +256,12 @@ class Database:
         return done
 
     async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            while self._pending and self._conn is not None and self._thread is not None:
+            while self._pending and (writer := self._writer) is not None:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                fns = [fn for fn, _ in batch]
                 try:
-                    outcomes = await loop.run_in_executor(
-                        self._thread, _commit, self._conn, [f for f, _ in batch]
-                    )
+                    outcomes = await writer.call(functools.partial(_commit, fns=fns))
                 except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the batch was written
                     failure = self.translated(exc) if isinstance(exc, sqlite3.Error) else exc
                     outcomes = [(False, failure)] * len(batch)
@@ -265,7 +276,7 @@ class Database:
                         )
         finally:
             self._flusher = None
-            for _, done in self._pending if self._conn is None else ():
+            for _, done in self._pending if self._writer is None else ():
                 if not done.done():
                     done.set_exception(RuntimeError(f"SQLite database {str(self.path)!r} was closed"))
 
@@ -285,6 +296,43 @@ def database(
     if isinstance(path, Database):
         return path
     return Database(path, busy_timeout=busy_timeout, synchronous=synchronous)
+
+
+@dataclass(slots=True)
+class _Connection:
+    """A `sqlite3` connection and the one thread that drives it (sqlite3 blocks)."""
+
+    conn: sqlite3.Connection
+    thread: ThreadPoolExecutor
+
+    @classmethod
+    async def open(cls, path: Path, setup: Callable[[sqlite3.Connection], None]) -> _Connection:
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wfkit-sqlite-{path.name}")
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            try:
+                setup(conn)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(thread, connect)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        return cls(conn, thread)
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.thread, fn, self.conn)
+
+    async def close(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.thread, self.conn.close)
+        finally:
+            self.thread.shutdown(wait=False)
 
 
 MAX_BATCH = 512

@@ -13,6 +13,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 
+from wfkit._errors import WfkitError
 from wfkit.adapters._feed import Subscribers
 
 from ._db import Database
@@ -69,10 +70,9 @@ class ForeignCommits:
         while True:
             await asyncio.sleep(self._every)
             try:
-                rows = await self._db.fetchall("PRAGMA data_version")
-            except (RuntimeError, sqlite3.Error):  # not open (yet) or busy: look again later
+                version = await self._db.data_version()
+            except (RuntimeError, sqlite3.Error, WfkitError):  # not open (yet) or busy: look again later
                 continue
-            version = int(rows[0][0])
             if last is not None and version != last:
                 for name in list(self._names):
                     self._subscribers.notify(name)
