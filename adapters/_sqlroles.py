@@ -2,18 +2,28 @@
 
 Each dialect's `RoleScheduler` says how to take (`_try_acquire`), extend (`_renew`) and give
 back (`_release`) a lease row; holding, renewing and losing a role live here once.
+
+A database that is busy or gone never ends a hold with the database's error: acquiring retries
+with backoff until the database answers, renewing keeps trying (each try bounded by what is left
+of the lease) until the lease has run out and the role is lost, and releasing gives up after one
+lease (an unreleased row simply expires).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from types import TracebackType
 from typing import Protocol
 
 from wfkit._roles import RoleScope
+
+RETRY_MAX = 2.0
+"""The longest wait between attempts to acquire a role while the database fails."""
+_log = logging.getLogger("wfkit")
 
 
 class LeaseTable(Protocol):
@@ -46,16 +56,39 @@ class LeaseHold:
         scheduler, role = self._scheduler, self._role
         token = self._token = uuid.uuid4().hex
         try:
-            while (fence := await scheduler._try_acquire(role, token)) is None:
-                await asyncio.sleep(scheduler.poll)
+            fence = await self._acquire(token)
         except BaseException:
             # Cancelled mid-acquire: the lease may have been committed for us; give it back.
             with contextlib.suppress(Exception):
-                await asyncio.shield(scheduler._release(role, token))
+                async with asyncio.timeout(scheduler.lease):
+                    await asyncio.shield(scheduler._release(role, token))
             raise
         scope = self._scope = RoleScope(role)
         scope.enter()
         self._renewer = asyncio.ensure_future(self._keep(scope, token, fence))
+
+    async def _acquire(self, token: str) -> int:
+        """Poll until the lease is ours; a failing database is retried with backoff, not raised.
+
+        The token stays the same across retries, so a take that committed although its answer
+        was lost is simply found to be ours on the next try.
+        """
+        scheduler, role = self._scheduler, self._role
+        failures = 0
+        while True:
+            try:
+                fence = await scheduler._try_acquire(role, token)
+            except Exception as exc:
+                failures += 1
+                delay = min(scheduler.poll * 2**failures, RETRY_MAX)
+                if failures % 10 == 1:  # the first failure, then every tenth: a long outage stays readable
+                    _log.warning("cannot take role %r (%s); retrying in %.2f s", role, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if fence is not None:
+                return fence
+            failures = 0
+            await asyncio.sleep(scheduler.poll)
 
     async def _keep(self, scope: RoleScope, token: str, fence: int) -> None:
         """Renew every third of the lease; lose the role once it is gone or has run out."""
@@ -63,8 +96,9 @@ class LeaseHold:
         expires = time.monotonic() + scheduler.lease
         while True:
             await asyncio.sleep(scheduler.lease / 3)
-            try:
-                renewed = await scheduler._renew(self._role, token, fence)
+            try:  # a renewal that answers after the lease ran out is worth nothing: bound it
+                async with asyncio.timeout(max(expires - time.monotonic(), scheduler.poll)):
+                    renewed = await scheduler._renew(self._role, token, fence)
             except Exception:  # the database is busy or gone: keep trying while the lease lasts
                 if time.monotonic() < expires:
                     continue
@@ -87,5 +121,6 @@ class LeaseHold:
         if renewer is not None:
             renewer.cancel()  # not awaited: an outside cancellation must reach this task's caller
         with contextlib.suppress(Exception):  # an unreleased lease simply expires
-            await asyncio.shield(self._scheduler._release(self._role, self._token))
+            async with asyncio.timeout(self._scheduler.lease):
+                await asyncio.shield(self._scheduler._release(self._role, self._token))
         scope.exit(exc_type, exc, tb)

@@ -6,12 +6,16 @@ backend holds one pool plus one dedicated connection for LISTEN. Migrations are 
 `pg_advisory_xact_lock`, so processes opening a fresh database at the same moment apply each
 migration exactly once, and a database migrated by a newer wfkit is refused with a
 `ConfigurationError`. `schema=` puts every table in that schema (via `search_path`).
+
+Mid-run, driver errors never reach users: a lost or refused connection becomes `StoreUnavailable`
+(consumers retry it with backoff; asyncpg's pool reconnects once the server is back) and a full
+disk `DiskFull`, each naming the fix. The LISTEN connection re-opens itself (`_listen.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -21,6 +25,9 @@ import asyncpg
 
 from wfkit._errors import ConfigurationError, WfkitError
 from wfkit.adapters import mask_url
+from wfkit.adapters._sqlerrors import DiskFull, StoreUnavailable
+
+from ._listen import Callback, Listener, Resync
 
 _MIGRATION_LOCK = 0x77666B6974  # "wfkit": the advisory lock key migrations serialise on
 NOW_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
@@ -83,7 +90,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-Listener = Callable[[str], None]
+_LOST = (
+    OSError,  # refused, reset, timed out
+    asyncpg.PostgresConnectionError,  # closed in the middle of an operation
+    asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+)
+_MAPPED = (*_LOST, asyncpg.InterfaceError, asyncpg.exceptions.DiskFullError)
 
 
 def host_and_port(url: str) -> str:
@@ -94,6 +108,12 @@ def host_and_port(url: str) -> str:
     except ValueError:
         return "the server"
     return f"{host}:{port}"
+
+
+def _one_line(exc: BaseException) -> str:
+    """The driver's message without its DETAIL/HINT lines."""
+    text = str(getattr(exc, "message", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Database:
@@ -117,16 +137,33 @@ class Database:
         self.connect_timeout = connect_timeout
         self._min_size, self._max_size = min_size, max_size
         self._pool: asyncpg.Pool | None = None
-        self._listener: asyncpg.Connection | None = None
-        self._channels: dict[str, list[Listener]] = {}
+        self._mapped: MappedPool | None = None
+        self.listener = Listener(self._connect_listener, host_and_port(url))
         self._users = 0
         self._lock = asyncio.Lock()
 
     @property
-    def pool(self) -> Any:
-        if self._pool is None:
+    def pool(self) -> MappedPool:
+        """The pool, raising `StoreUnavailable` / `DiskFull` instead of asyncpg's errors."""
+        if self._mapped is None:
             raise RuntimeError(f"PostgreSQL database {mask_url(self.url)!r} is not open: use `async with`")
-        return self._pool
+        return self._mapped
+
+    def translated(self, exc: Exception) -> Exception:
+        """The wfkit error for a driver error (`exc` itself when it is not one wfkit maps)."""
+        if isinstance(exc, asyncpg.exceptions.DiskFullError):
+            return DiskFull(
+                f"PostgreSQL at {host_and_port(self.url)} has no disk space left ({_one_line(exc)}): "
+                "free disk space on the server, in its data directory or the tablespace the message names; "
+                "nothing was written, and consumers retry once there is room"
+            )
+        if isinstance(exc, _LOST) or (isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)):
+            return StoreUnavailable(
+                f"PostgreSQL at {host_and_port(self.url)} ({mask_url(self.url)}) is unreachable: "
+                f"{type(exc).__name__}: {mask_url(_one_line(exc))}; wfkit's consumers retry with backoff and "
+                "lose nothing; start the server or restore the network (retry calls such as trigger)"
+            )
+        return exc
 
     def _settings(self) -> dict[str, str]:
         return {"search_path": self.schema} if self.schema else {}
@@ -165,19 +202,21 @@ class Database:
                 await pool.close()
                 raise
             self._pool = pool
+            self._mapped = MappedPool(pool, self)
 
     async def close(self) -> None:
         async with self._lock:
             self._users = max(self._users - 1, 0)
             if self._users:
                 return
-            pool, self._pool = self._pool, None
-            listener, self._listener = self._listener, None
-            self._channels.clear()
-            if listener is not None:
-                await listener.close()
+            pool, self._pool, self._mapped = self._pool, None, None
+            await self.listener.close()
+            self.listener = Listener(self._connect_listener, host_and_port(self.url))
             if pool is not None:
-                await pool.close()
+                try:
+                    await asyncio.wait_for(pool.close(), self.connect_timeout)
+                except (TimeoutError, *_MAPPED):
+                    pool.terminate()  # the server is gone: nothing left to close politely
 
     async def _migrate(self, pool: Any) -> None:
         async with pool.acquire() as conn, conn.transaction():
@@ -197,37 +236,82 @@ class Database:
                     await conn.execute(statement)
                 await conn.execute("INSERT INTO wfkit_schema (version) VALUES ($1)", number)
 
-    async def listen(self, channel: str, callback: Listener) -> None:
-        """Call `callback(payload)` for every NOTIFY on `channel`, on a dedicated connection."""
+    async def _connect_listener(self) -> Any:
+        return await asyncpg.connect(self.url, timeout=self.connect_timeout, server_settings=self._settings())
+
+    async def listen(self, channel: str, callback: Callback, resync: Resync | None = None) -> None:
+        """Call `callback(payload)` for every NOTIFY on `channel`, on a dedicated connection that is
+        re-opened when it drops; `resync()` is called after each re-open (notifications were lost)."""
         async with self._lock:
-            if self._listener is None:
+            if not self.listener.started:
                 try:
-                    self._listener = await asyncpg.connect(
-                        self.url, timeout=self.connect_timeout, server_settings=self._settings()
-                    )
+                    await self.listener.start()
                 except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     raise self._unreachable(exc) from exc
-            callbacks = self._channels.get(channel)
-            if callbacks is None:
-                callbacks = self._channels[channel] = []
-                await self._listener.add_listener(channel, self._dispatch)
-            callbacks.append(callback)
+            await self.listener.add(channel, callback, resync)
 
-    def unlisten(self, channel: str, callback: Listener) -> None:
-        """Stop calling `callback` for `channel` (the LISTEN itself stays until close)."""
-        callbacks = self._channels.get(channel)
-        if callbacks is not None and callback in callbacks:
-            callbacks.remove(callback)
-
-    def _dispatch(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        for callback in tuple(self._channels.get(channel, ())):
-            callback(payload)
+    def unlisten(self, channel: str, callback: Callback, resync: Resync | None = None) -> None:
+        """Stop calling `callback` (and `resync`) for `channel` (the LISTEN itself stays until close)."""
+        self.listener.remove(channel, callback, resync)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
-        """A pooled connection inside `BEGIN` … `COMMIT`, rolled back on any error."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield conn
+        """A pooled connection inside `BEGIN` … `COMMIT`, rolled back on any error.
+
+        A lost connection or a full disk raises `StoreUnavailable` / `DiskFull` (a lost COMMIT may
+        or may not have been applied: the version compare-and-set makes a retry safe).
+        """
+        pool = self.pool.raw
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                yield conn
+        except _MAPPED as exc:
+            mapped = self.translated(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+
+class MappedPool:
+    """The asyncpg pool's query methods, raising wfkit's errors for a lost server or a full disk."""
+
+    __slots__ = ("_db", "raw")
+
+    def __init__(self, pool: asyncpg.Pool, db: Database) -> None:
+        self.raw = pool
+        self._db = db
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        try:
+            rows: list[Any] = await self.raw.fetch(query, *args)
+            return rows
+        except _MAPPED as exc:
+            raise self._translated(exc) from exc
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        try:
+            return await self.raw.fetchrow(query, *args)
+        except _MAPPED as exc:
+            raise self._translated(exc) from exc
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        try:
+            return await self.raw.fetchval(query, *args)
+        except _MAPPED as exc:
+            raise self._translated(exc) from exc
+
+    async def execute(self, query: str, *args: Any) -> str:
+        try:
+            status: str = await self.raw.execute(query, *args)
+            return status
+        except _MAPPED as exc:
+            raise self._translated(exc) from exc
+
+    def _translated(self, exc: Exception) -> Exception:
+        mapped = self._db.translated(exc)
+        if mapped is exc:
+            raise exc  # not ours to map (a misuse of the pool): the original, with its traceback
+        return mapped
 
 
 class OnDatabase:

@@ -61,13 +61,13 @@ class RecordStore(OnDatabase):
     async def open(self) -> None:
         await self._db.open()
         try:
-            await self._db.listen(CHANNEL, self._subscribers.notify)
+            await self._db.listen(CHANNEL, self._subscribers.notify, self._subscribers.notify_all)
         except BaseException:
             await self._db.close()
             raise
 
     async def close(self) -> None:
-        self._db.unlisten(CHANNEL, self._subscribers.notify)
+        self._db.unlisten(CHANNEL, self._subscribers.notify, self._subscribers.notify_all)
         await self._db.close()
 
     def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:

@@ -46,13 +46,13 @@ class EventStreamer(LocalWakeups, OnDatabase):
     async def open(self) -> None:
         await self._db.open()
         try:
-            await self._db.listen(CHANNEL, self._wake)
+            await self._db.listen(CHANNEL, self._wake, self._wake_all)
         except BaseException:
             await self._db.close()
             raise
 
     async def close(self) -> None:
-        self._db.unlisten(CHANNEL, self._wake)
+        self._db.unlisten(CHANNEL, self._wake, self._wake_all)
         await self._db.close()
 
     async def sender(self, topic: str) -> EventSender:
