@@ -133,13 +133,11 @@ def _root(
 
 
 def _register() -> None:
-    from wfkit.cli import control, db, demo, graph, runs, simulate, worker
+    from wfkit.cli import control, db, demo, graph, runs, simulate, tui, worker
 
     app.command("demo")(demo.demo)
     app.command("graph")(graph.graph)
     app.command("simulate")(simulate.simulate)
-    from wfkit.cli import tui
-
     app.command("tui")(tui.tui)
     app.add_typer(runs.runs_app, name="runs", rich_help_panel="Runs")
     for name in ("pause", "resume", "retry", "cancel", "delete"):

@@ -28,7 +28,7 @@ def tui(
     store: Annotated[
         str | None,
         typer.Argument(
-            metavar="[STORE_URL]",
+            metavar="STORE_URL",
             help=f"sqlite:///file.db, postgresql://…, mysql://… (default: ${STORE_ENV}, the last store, "
             f"or ./{DEMO_FILE}).",
         ),

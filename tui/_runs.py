@@ -1,0 +1,298 @@
+"""The home screen: a live, paged, filterable table of runs with run-state chips."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from wfkit import Order
+from wfkit.tui._actions import RunControl
+from wfkit.tui._config import POLL_CHOICES
+from wfkit.tui._format import ago, short_id, state_text
+from wfkit.tui._keys import bindings
+from wfkit.tui._service import FilterError, Query, RunRow, RunsPage, parse_filter
+from wfkit.tui._widgets import VimTable, chips
+
+COLUMNS = (
+    ("workflow", "Workflow"),
+    ("foreign_id", "Foreign id"),
+    ("run", "Run"),
+    ("status", "Status"),
+    ("state", "State"),
+    ("version", "Ver"),
+    ("updated", "Updated"),
+)
+
+
+class RunsScreen(RunControl):
+    """Runs of every workflow (or one), newest first, one store page at a time."""
+
+    SCOPE = "runs"
+    BINDINGS = bindings("runs")
+    DEFAULT_CSS = """
+    RunsScreen #filter { display: none; dock: bottom; margin-bottom: 1; }
+    RunsScreen #filter.open { display: block; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_state = Query()
+        self.rows: dict[str, RunRow] = {}
+        self.page: RunsPage | None = None
+        self.live = True
+        self.interval = 2.0
+        self.refreshed = ""
+        self._timer: Timer | None = None
+        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._stale = False
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Static(id="chips", classes="bar")
+        yield Static(id="where", classes="bar muted")
+        yield VimTable(id="runs")
+        yield Input(placeholder="status:PAID state:paused,cancelled id:order-7 wf:orders", id="filter")
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> VimTable:
+        return self.query_one("#runs", VimTable)
+
+    def on_mount(self) -> None:
+        config = self.wapp.config
+        self.live, self.interval = config.live, config.poll_interval
+        for key, label in COLUMNS:
+            self.table.add_column(label, key=key)
+        self.query_one("#filter", Input).cursor_blink = False
+        self._timer = self.set_interval(self.interval, self._tick)
+        self.app.theme_changed_signal.subscribe(self, self._retheme)
+        self._header()
+        self.load()
+
+    def _retheme(self, _theme: object = None) -> None:
+        """Colours come from theme variables: redraw the rows in the new theme's colours."""
+        rows, self.rows = list(self.rows.values()), {}
+        self._fill(rows)
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Fetch the current page in a worker (after a key, or when the screen comes back)."""
+        self._stale = True
+        self._poll()
+
+    def _tick(self) -> None:
+        """A live refresh: while paused only the chips and counts change, the table stays frozen."""
+        self._poll()
+
+    @work(exclusive=True, group="poll")
+    async def _poll(self) -> None:
+        service = await self.wapp.get_service()
+        if service is None:
+            return
+        query = self.query_state
+        try:
+            page = await service.page(query, self.wapp.config.page_size)
+            if self.live or self._stale or not self.rows:
+                self._stale = False  # a tick that replaced a key's load still shows the rows it asked for
+                self._fill(page.rows)
+            self.page = page
+            self._header()
+            counts = await service.state_counts(query)  # after the table: the rows are what one waits for
+        except Exception as exc:
+            self.wapp.report(exc, "cannot list runs")
+            self._header()
+            return
+        self.wapp.last_error = ""
+        self.refreshed = self.wapp.clock.now().strftime("%H:%M:%S")
+        self.query_one("#chips", Static).update(chips(counts, tuple(query.filters.run_states)))
+        self._header()
+
+    def _cells_of(self, row: RunRow) -> tuple[Text, ...]:
+        now = self.wapp.clock.now()
+        return (
+            Text(row.workflow),
+            Text(row.foreign_id),
+            Text(short_id(row.run_id)),
+            Text(row.status_name),
+            state_text(row.run_state, self.wapp.theme_colors),
+            Text(str(row.version), justify="right"),
+            Text(ago(row.updated_at, now)),
+        )
+
+    def _fill(self, rows: list[RunRow]) -> None:
+        """Update cells in place when the same runs are shown; else rebuild, keeping the cursor's run."""
+        table = self.table
+        keys = [r.run_id for r in rows]
+        cells = {r.run_id: self._cells_of(r) for r in rows}
+        if keys == list(self.rows):
+            for run_id, new in cells.items():
+                old = self._cells.get(run_id, ())
+                for (column, _), before, after in zip(COLUMNS, old, new, strict=True):
+                    if before != after:
+                        table.update_cell(run_id, column, after)
+        else:
+            current = table.current_key()
+            table.clear()
+            for run_id in keys:
+                table.add_row(*cells[run_id], key=run_id)
+            if current in cells:
+                table.move_cursor(row=table.get_row_index(current), animate=False)
+        self.rows = {r.run_id: r for r in rows}
+        self._cells = cells
+
+    def _header(self) -> None:
+        app = self.wapp
+        badge = f"LIVE · {self.interval:g}s" if self.live else "PAUSED"
+        parts = [app.config.store_label or app.backend.url or "store", badge]
+        if self.refreshed:
+            parts.append(self.refreshed)
+        if app.last_error:
+            parts.append("ERROR")
+        self.sub_title = " · ".join(parts)
+        self.title = "runs" if self.query_state.workflow is None else f"runs » {self.query_state.workflow}"
+        where = self.query_one("#where", Static)
+        q, page, size = self.query_state, self.page, app.config.page_size
+        bits = []
+        if page is not None:
+            pages = max(1, -(-page.total // size))
+            first = page.offset + 1 if page.rows else 0
+            bits.append(f"{first}-{page.offset + len(page.rows)} of {page.total} (page {q.page + 1}/{pages})")
+        bits.append("newest first" if q.order is Order.DESC else "oldest first")
+        if q.text:
+            bits.append(f"filter: {q.text}")
+        where.update(Text(" · ".join(bits)))
+
+    # -- selection -------------------------------------------------------------------------------
+
+    def selected_row(self) -> RunRow | None:
+        key = self.table.current_key()
+        return self.rows.get(key) if key is not None else None
+
+    def after_action(self) -> None:
+        self.load()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open_run(event.row_key.value)
+
+    def open_run(self, run_id: str) -> None:
+        from wfkit.tui._detail import RunDetailScreen
+
+        self.app.push_screen(RunDetailScreen(run_id))
+
+    def set_workflow(self, workflow: str | None) -> None:
+        """Show one workflow's runs (None for all), from the first page."""
+        self.query_state = replace(self.query_state, workflow=workflow, page=0)
+        self.load()
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def action_open(self) -> None:
+        row = self.selected_row()
+        if row is not None:
+            self.open_run(row.run_id)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = self.query_state.text
+        box.add_class("open")
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        service = self.wapp.service
+        infos = service.infos.values() if service is not None else ()
+        text = event.value.strip()
+        try:
+            filters, workflow = parse_filter(text, infos)
+        except FilterError as exc:
+            self.wapp.report(exc, "filter")
+            return
+        q = self.query_state
+        if workflow is not None:
+            workflow = None if workflow in ("", "all", "*") else workflow
+        else:
+            workflow = q.workflow
+        self.query_state = Query(workflow, filters, q.order, 0, text)
+        self._close_filter()
+        self.load()
+
+    def _close_filter(self) -> None:
+        self.query_one("#filter", Input).remove_class("open")
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        if self.query_one("#filter", Input).has_class("open"):
+            self._close_filter()
+        elif self.query_state.text:
+            self.query_state = Query(self.query_state.workflow, order=self.query_state.order)
+            self.load()
+
+    def action_toggle_order(self) -> None:
+        order = Order.ASC if self.query_state.order is Order.DESC else Order.DESC
+        self.query_state = replace(self.query_state, order=order, page=0)
+        self.load()
+
+    def action_next_page(self) -> None:
+        page, size = self.page, self.wapp.config.page_size
+        if page is not None and (self.query_state.page + 1) * size < page.total:
+            self.query_state = replace(self.query_state, page=self.query_state.page + 1)
+            self.load()
+
+    def action_previous_page(self) -> None:
+        if self.query_state.page > 0:
+            self.query_state = replace(self.query_state, page=self.query_state.page - 1)
+            self.load()
+
+    def action_toggle_live(self) -> None:
+        self.live = not self.live
+        self._header()
+        if self.live:
+            self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_cycle_interval(self) -> None:
+        later = [c for c in POLL_CHOICES if c > self.interval]
+        self.interval = later[0] if later else POLL_CHOICES[0]
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_interval(self.interval, self._tick)
+        self._header()
+        self.notify(f"refreshing every {self.interval:g} s")
+
+    def action_copy_id(self) -> None:
+        row = self.selected_row()
+        if row is not None:
+            self.app.copy_to_clipboard(row.run_id)
+            self.notify(f"copied {row.run_id}")
+
+    def action_workflows(self) -> None:
+        from wfkit.tui._workflows import WorkflowsScreen
+
+        self.app.push_screen(WorkflowsScreen())
+
+    def action_graph(self) -> None:
+        from wfkit.tui._graph import GraphScreen
+
+        row = self.selected_row()
+        workflow = row.workflow if row is not None else self.query_state.workflow
+        if workflow is None:
+            self.notify("no run selected: pick a run or a workflow first", severity="warning")
+            return
+        self.app.push_screen(GraphScreen(workflow, run_id=row.run_id if row is not None else None))
+
+    def action_simulation(self) -> None:
+        from wfkit.tui._sim import SimulationScreen
+
+        self.app.push_screen(SimulationScreen(self.wapp.trace))
