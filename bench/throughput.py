@@ -1,6 +1,12 @@
 """Throughput and latency of a 5-step workflow on the memory adapters, beside a hand-written floor.
 
     python bench/throughput.py [--runs N] [--latency-runs M]
+    python bench/throughput.py --store sqlite:////tmp/bench.db --store postgresql://postgres@127.0.0.1/postgres
+
+Without `--store` it measures the memory adapters (below). With `--store URL` it measures wfkit on that
+SQL database with 200 runs in flight, in one and in three worker processes, beside the eventsourcing
+and DBOS peers doing the same workflow at the same durability (`_storebench.py`; the peers install
+with `pip install -r bench/requirements.txt`, never as wfkit dependencies).
 
 The floor is the least work a 5-step run can cost in asyncio: queue -> dict lookup -> JSON decode
 -> step -> JSON encode -> dict write. wfkit does more per step (a version compare-and-set, the
@@ -128,11 +134,24 @@ async def latency(samples: int) -> list[float]:
 
 
 def main() -> None:
+    import _storebench  # beside this file: the --store mode (its peers load only when measured)
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=5000)
-    parser.add_argument("--latency-runs", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=3, help="best of this many measurements")
+    parser.add_argument("--runs", type=int, default=None, help="runs per side (5000; 2000 with --store)")
+    parser.add_argument(
+        "--latency-runs", type=int, default=None, help="runs timed one at a time (200; 50 with --store)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="best of this many measurements (3; 1 with --store)"
+    )
+    _storebench.add_arguments(parser)
     args = parser.parse_args()
+    if args.store:
+        _storebench.main(args)
+        return
+    args.runs = args.runs or 5000
+    args.latency_runs = 200 if args.latency_runs is None else args.latency_runs
+    args.repeat = 3 if args.repeat is None else args.repeat
     gc.collect()
     steps = 5 * args.runs
     # Best of `--repeat` for each side, interleaved, so a noisy neighbour hurts both alike.

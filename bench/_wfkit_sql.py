@@ -1,0 +1,242 @@
+"""wfkit's side of the store benchmark: the 5-step `builder()` of throughput.py on a SQL store.
+
+One worker: the workflow runs in the driver's process (`wfkit.adapters.connect(url).build(...)`),
+which triggers runs through it. N workers: N `wfkit worker bench/throughput.py:builder` processes
+do the steps; the driver only triggers, through a copy of the workflow that never holds a role and
+relays nothing (as `wfkit trigger` does). Either way the driver sees a run complete by polling the
+store for it in run state COMPLETED, every `poll` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from _databases import PG_SHOW, pg_settings, sqlite_settings
+from _drive import Measured, Result, drive
+from prometheus_client import CollectorRegistry
+
+import wfkit
+from wfkit import RecordFilter, RunState
+from wfkit.adapters import Backend, connect
+
+THROUGHPUT = Path(__file__).resolve().with_name("throughput.py")
+READY = "wfkit worker ready:"
+_COMPLETED = [RunState.COMPLETED]
+
+
+class Completions:
+    """Futures for runs the driver waits on, resolved by polling the store for COMPLETED runs.
+
+    Fails every waiting run instead of hanging when `check()` raises (a worker process died) or when
+    no run has completed for `stall` seconds.
+    """
+
+    def __init__(
+        self,
+        store: wfkit.RecordStore,
+        workflow: str,
+        poll: float,
+        check: Callable[[], None] = lambda: None,
+        stall: float = 120.0,
+    ) -> None:
+        self._store, self._workflow, self._poll = store, workflow, poll
+        self._check, self._stall = check, stall
+        self._waiting: dict[str, asyncio.Future[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, foreign_id: str) -> asyncio.Future[None]:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="bench:completions")
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[foreign_id] = future
+        return future
+
+    async def _run(self) -> None:
+        progress = time.monotonic()
+        try:
+            while True:
+                await asyncio.sleep(self._poll)
+                self._check()
+                if not self._waiting:
+                    progress = time.monotonic()
+                    continue
+                if time.monotonic() - progress > self._stall:
+                    raise RuntimeError(
+                        f"no run completed for {self._stall:g} s ({len(self._waiting)} waiting)"
+                    )
+                ids = list(self._waiting)
+                done = await self._store.list(
+                    self._workflow,
+                    limit=len(ids),
+                    filters=RecordFilter(foreign_ids=ids, run_states=_COMPLETED),
+                )
+                if done:
+                    progress = time.monotonic()
+                for record in done:
+                    future = self._waiting.pop(record.foreign_id, None)
+                    if future is not None and not future.done():
+                        future.set_result(None)
+        except BaseException as exc:  # a failing poll fails every waiting run, not a silent hang
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(
+                        exc if isinstance(exc, Exception) else RuntimeError("poller stopped")
+                    )
+            raise
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+
+
+async def measure(
+    url: str,
+    *,
+    workers: int,
+    runs: int,
+    inflight: int,
+    warmup: int,
+    latency_runs: int,
+    poll: float,
+    lease: float | None,
+) -> Result:
+    """Run the benchmark for wfkit with `workers` worker processes (1: in the driver's process)."""
+    from throughput import Job, builder  # the file the worker processes load
+
+    side = f"wfkit ({workers} worker{'s' if workers > 1 else ''})"
+    options: dict[str, Any] = {} if lease is None else {"lease": lease}
+    backend = connect(url, **options)
+    async with _workers(url, workers, lease) as check, backend:
+        if workers == 1:
+            wf = backend.build(builder(), metrics=CollectorRegistry())
+        else:
+            wf = builder().build(
+                backend.streamer,
+                backend.store,
+                _NoRoles(),
+                timeout_store=backend.timeouts,
+                outbox=False,
+                metrics=CollectorRegistry(),
+            )
+        settings = await durability(backend)
+        async with wf:
+            completions = Completions(backend.store, wf.name, poll, check)
+
+            async def one(key: str) -> None:
+                done = completions.watch(key)
+                await wf.trigger(key, initial=Job(key))
+                await done
+
+            try:
+                measured: Measured = await drive(
+                    one, runs=runs, inflight=inflight, warmup=warmup, latency_runs=latency_runs
+                )
+            finally:
+                await completions.close()
+    where = "in the driver's process" if workers == 1 else f"{workers} `wfkit worker` processes"
+    return measured.result(side, settings, note=f"{where}; completion polled every {poll * 1000:g} ms")
+
+
+async def durability(backend: Backend) -> str:
+    """The settings in effect on wfkit's own connection (the store's; workers open theirs alike).
+
+    Reads the adapter's private `_db` (no public way to ask); falls back to saying it could not.
+    """
+    db = getattr(backend.store, "_db", None)
+    if db is None:
+        return "unknown (no _db on the store)"
+    if hasattr(db, "run"):  # SQLite: one connection on its own thread
+        return str(await db.run(sqlite_settings))
+    pool = getattr(db, "pool", None)
+    if pool is not None:  # PostgreSQL: a pooled asyncpg connection
+        return pg_settings({name: await pool.fetchval(f"SHOW {name}") for name in PG_SHOW})
+    return "unknown"
+
+
+@asynccontextmanager
+async def _workers(url: str, count: int, lease: float | None) -> AsyncIterator[Callable[[], None]]:
+    """`count` worker processes on `url` (none for one worker: it runs in this process).
+
+    Yields a check that raises once any of them has exited.
+    """
+    procs: list[asyncio.subprocess.Process] = []
+
+    def check() -> None:
+        for proc in procs:
+            if proc.returncode is not None:
+                raise RuntimeError(f"wfkit worker pid {proc.pid} exited (rc {proc.returncode}) mid-benchmark")
+
+    if count <= 1:
+        yield check
+        return
+    try:
+        for _ in range(count):
+            procs.append(await _spawn(url, lease))
+        for proc in procs:
+            await _ready(proc)
+        yield check
+    finally:
+        await asyncio.gather(*(_stop(proc) for proc in procs))
+
+
+async def _spawn(url: str, lease: float | None) -> asyncio.subprocess.Process:
+    args = ["worker", f"{THROUGHPUT}:builder", "--store", url, "--metrics-port", "0"]
+    args += ["--log-level", "WARNING"] + ([] if lease is None else ["--lease", str(lease)])
+    # `-c` puts the working directory on sys.path: run from a neutral one so no checkout shadows wfkit
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from wfkit.cli import main; main()",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=tempfile.gettempdir(),
+    )
+
+
+async def _ready(proc: asyncio.subprocess.Process, timeout: float = 60.0) -> None:
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(timeout):
+            while line := await proc.stdout.readline():
+                if line.decode(errors="replace").startswith(READY):
+                    return
+    except TimeoutError:
+        raise RuntimeError(f"wfkit worker (pid {proc.pid}) not ready within {timeout:g} s") from None
+    raise RuntimeError(f"wfkit worker (pid {proc.pid}) exited before it was ready (rc {await proc.wait()})")
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), 20)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
+class _NoRoles:
+    """A RoleScheduler that never grants a role: the driver's copy of the workflow does no step."""
+
+    def hold(self, role: str) -> AbstractAsyncContextManager[None]:
+        return _never()
+
+
+@asynccontextmanager
+async def _never() -> AsyncIterator[None]:
+    await asyncio.Event().wait()  # cancelled when the workflow stops
+    yield
