@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfkit._clock import Clock
+from wfkit._options import ProcessOptions
 from wfkit.adapters import Backend
 
 from ._db import Database
@@ -12,6 +13,9 @@ from ._roles import DEFAULT_LEASE, RoleScheduler
 from ._store import RecordStore
 from ._streamer import DEFAULT_POLL_FREQUENCY, EventStreamer
 from ._timeouts import TimeoutStore
+
+DEFAULT_CONCURRENCY = 16
+"""Events each step consumer handles at once: overlapping transactions share WAL flushes."""
 
 
 def connect(
@@ -23,6 +27,7 @@ def connect(
     pool_size: int = 10,
     lease: float = DEFAULT_LEASE,
     poll_frequency: float = DEFAULT_POLL_FREQUENCY,
+    concurrency: int = DEFAULT_CONCURRENCY,
     **build_options: Any,
 ) -> Backend:
     """A `Backend` on one PostgreSQL database (nothing opens until `async with`).
@@ -30,13 +35,14 @@ def connect(
     `url` is `postgresql://user:password@host:5432/database` (libpq-style query options pass to
     asyncpg). Entering connects within `connect_timeout` seconds or raises a `WfkitError` naming host
     and port, then creates or migrates the schema (in `schema`, if given). `lease` is the role lease
-    in seconds, `poll_frequency` the receivers' fallback poll (LISTEN/NOTIFY wakes them first); other
+    in seconds, `poll_frequency` the receivers' fallback poll (LISTEN/NOTIFY wakes them first),
+    `concurrency` how many events each step consumer handles at once (their commits overlap); other
     keyword options go to `Backend.build` (with `clock`, if given).
     """
     db = Database(url, schema=schema, connect_timeout=connect_timeout, max_size=pool_size)
-    store = RecordStore(db)
-    timeouts = TimeoutStore(db, clock=clock)
     streamer = EventStreamer(db, clock=clock, poll_frequency=poll_frequency)
+    store = RecordStore(db, streamer=streamer)
+    timeouts = TimeoutStore(db, clock=clock)
     roles = RoleScheduler(db, lease=lease)
     adapters = (store, timeouts, streamer, roles)
     opened: list[RecordStore | TimeoutStore | EventStreamer | RoleScheduler] = []
@@ -56,6 +62,7 @@ def connect(
 
     if clock is not None:
         build_options.setdefault("clock", clock)
+    build_options.setdefault("defaults", ProcessOptions.of(concurrency=concurrency))
     return Backend(
         streamer, store, roles, timeouts, url=url, opener=opener, closer=closer, build_options=build_options
     )

@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from wfkit._errors import RecordNotFound, VersionConflict, WorkflowInProgress
+from wfkit._errors import ConfigurationError, RecordNotFound, VersionConflict, WorkflowInProgress
 from wfkit._graph import WorkflowInfo
 from wfkit._query import Order, RecordFilter
 from wfkit._record import OutboxEvent, Record, outbox_event_for
@@ -37,6 +37,7 @@ from wfkit.adapters._sqlrows import (
 )
 
 from ._db import Database, OnDatabase, database
+from ._streamer import EventStreamer, append_event
 
 CHANNEL = "wfkit_changes"
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, 15))
@@ -52,10 +53,22 @@ class RecordStore(OnDatabase):
 
     `url_or_db` is a `postgresql://` URL or a `Database` shared with other adapters; `options` go to
     `Database` when a URL is given.
+
+    Given `streamer` (a PostgreSQL `EventStreamer` on the same `Database`, as `connect()` makes
+    them), each write appends its event straight to the streamer's table in its own transaction:
+    the transactional outbox with nothing left to relay.
     """
 
-    def __init__(self, url_or_db: str | Database, **options: Any) -> None:
+    def __init__(
+        self, url_or_db: str | Database, *, streamer: EventStreamer | None = None, **options: Any
+    ) -> None:
         self._db = database(url_or_db, **options)
+        if streamer is not None and streamer._db is not self._db:
+            raise ConfigurationError(
+                "RecordStore(streamer=...) needs the streamer on the same Database: pass one Database "
+                "to both (or use wfkit.adapters.postgres.connect)"
+            )
+        self._streamer = streamer
         self._subscribers = Subscribers()
 
     async def open(self) -> None:
@@ -106,18 +119,30 @@ class RecordStore(OnDatabase):
                         "UPDATE wfkit_records SET object = $1 WHERE run_id = $2", record.object, run_id
                     )
                 await conn.execute(f"INSERT INTO wfkit_records ({COLUMNS}) VALUES ({_PLACEHOLDERS})", *row)
-                await conn.execute(
-                    "INSERT INTO wfkit_outbox (id, workflow_name, topic, key, type, headers, created_at) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    event.id,
-                    event.workflow_name,
-                    event.topic,
-                    event.key,
-                    event.type,
-                    json.dumps(dict(event.headers)),
-                    event.created_at.isoformat(),
-                )
-                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, record.workflow_name)
+                headers, created_at = json.dumps(dict(event.headers)), event.created_at.isoformat()
+                if self._streamer is not None:
+                    await append_event(
+                        conn,
+                        event.topic,
+                        event.key,
+                        event.type,
+                        headers,
+                        created_at,
+                        also_notify=(CHANNEL, record.workflow_name),
+                    )
+                else:
+                    await conn.execute(
+                        "INSERT INTO wfkit_outbox (id, workflow_name, topic, key, type, headers, "
+                        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        event.id,
+                        event.workflow_name,
+                        event.topic,
+                        event.key,
+                        event.type,
+                        headers,
+                        created_at,
+                    )
+                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, record.workflow_name)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "wfkit_runs_active":
                 holder = await self._db.pool.fetchval(
@@ -130,6 +155,8 @@ class RecordStore(OnDatabase):
             # Another writer created or advanced the run between our read and our write.
             current = await self._db.pool.fetchval("SELECT version FROM wfkit_runs WHERE run_id = $1", run_id)
             raise VersionConflict(run_id, expected=version - 1, actual=current) from None
+        if self._streamer is not None:
+            self._streamer._wake(event.topic)
         self._subscribers.notify(record.workflow_name)
 
     async def lookup(self, run_id: str) -> Record:

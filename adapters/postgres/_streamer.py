@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from wfkit._clock import Clock, SystemClock
+from wfkit._errors import WfkitError
 from wfkit._record import Event
 from wfkit.adapters._sqlstream import EventReceiver, EventSender, LocalWakeups
 
@@ -25,6 +26,44 @@ from ._db import Database, OnDatabase, database
 
 CHANNEL = "wfkit_events"
 DEFAULT_POLL_FREQUENCY = 1.0
+
+
+_APPEND = (
+    "WITH turn AS (SELECT pg_advisory_xact_lock(hashtextextended($6, 0))), "
+    "appended AS (INSERT INTO wfkit_events (topic, key, type, headers, created_at) "
+    "SELECT $1, $2, $3, $4, $5 FROM turn RETURNING id) "
+    "SELECT pg_notify($7, $1), pg_notify($8, $9) FROM appended"
+)
+
+
+async def append_event(
+    conn: Any,
+    topic: str,
+    key: str,
+    type: int,
+    headers: str,
+    created_at: str,
+    also_notify: tuple[str, str] = (CHANNEL, ""),
+) -> None:
+    """Append an event inside the caller's transaction (the sender's, or a store write's own).
+
+    One round trip: the topic's advisory lock (held to the commit, so ids of one topic become
+    visible in order), the insert drawn after it, the topic's NOTIFY and `also_notify` (a second
+    channel and payload, such as the store's change feed).
+    """
+    channel, payload = also_notify
+    await conn.execute(
+        _APPEND,
+        topic,
+        key,
+        type,
+        headers,
+        created_at,
+        f"wfkit_events:{topic}",
+        CHANNEL,
+        channel,
+        payload or topic,
+    )
 
 
 class EventStreamer(LocalWakeups, OnDatabase):
@@ -42,6 +81,8 @@ class EventStreamer(LocalWakeups, OnDatabase):
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._poll_frequency = poll_frequency
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._acked: dict[tuple[str, str], int] = {}  # cursor positions not yet written
+        self._flusher: asyncio.Future[None] | None = None
 
     async def open(self) -> None:
         await self._db.open()
@@ -52,6 +93,7 @@ class EventStreamer(LocalWakeups, OnDatabase):
             raise
 
     async def close(self) -> None:
+        await self._written_acks()
         self._db.unlisten(CHANNEL, self._wake, self._wake_all)
         await self._db.close()
 
@@ -71,6 +113,7 @@ class EventStreamer(LocalWakeups, OnDatabase):
 
         `from_latest` starts a name without a cursor after the newest event committed now.
         """
+        await self._written_acks()  # a name reopened here resumes after everything acked here
         start = "(SELECT COALESCE(MAX(id), 0) FROM wfkit_events WHERE topic = $1)" if from_latest else "0"
         async with self._db.transaction() as conn:
             await conn.execute(
@@ -87,18 +130,9 @@ class EventStreamer(LocalWakeups, OnDatabase):
 
     async def _append(self, topic: str, key: str, type: int, headers: Mapping[str, str]) -> None:
         async with self._db.transaction() as conn:
-            lock_key = f"wfkit_events:{topic}"  # ids of one topic are drawn and committed in turn
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", lock_key)
-            await conn.execute(
-                "INSERT INTO wfkit_events (topic, key, type, headers, created_at) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                topic,
-                key,
-                type,
-                json.dumps(dict(headers)),
-                self._clock.now().isoformat(),
+            await append_event(
+                conn, topic, key, type, json.dumps(dict(headers)), self._clock.now().isoformat()
             )
-            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, topic)
         self._wake(topic)
 
     async def _fetch_after(self, topic: str, position: int, limit: int) -> list[Event]:
@@ -112,9 +146,40 @@ class EventStreamer(LocalWakeups, OnDatabase):
         return [Event(r[0], r[1], r[2], json.loads(r[3]), datetime.fromisoformat(r[4])) for r in rows]
 
     async def _advance_cursor(self, topic: str, name: str, event_id: int) -> None:
-        await self._db.pool.execute(
-            "UPDATE wfkit_cursors SET position = GREATEST(position, $1) WHERE topic = $2 AND name = $3",
-            event_id,
-            topic,
-            name,
-        )
+        # Acks are coalesced: the newest position of each cursor is written by one background
+        # flush while the previous one is in flight (one UPDATE for many events). Acking is
+        # at-least-once anyway: a position lost to a crash only redelivers.
+        key = (topic, name)
+        self._acked[key] = max(self._acked.get(key, 0), event_id)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush_cursors())
+
+    async def _written_acks(self) -> None:
+        """Wait until every ack made so far is written (at most two flushes, however busy)."""
+        for _ in range(2):
+            if self._flusher is not None:
+                await asyncio.gather(self._flusher, return_exceptions=True)
+            if not self._acked:
+                return
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.ensure_future(self._flush_cursors())
+
+    async def _flush_cursors(self) -> None:
+        """Write the newest acked position of each cursor; acks made meanwhile start the next flush."""
+        try:
+            await self._write_cursors()
+        finally:
+            if self._acked:
+                self._flusher = asyncio.ensure_future(self._flush_cursors())
+
+    async def _write_cursors(self) -> None:
+        if self._acked:
+            batch, self._acked = self._acked, {}
+            try:
+                await self._db.pool.executemany(
+                    "UPDATE wfkit_cursors SET position = GREATEST(position, $1) "
+                    "WHERE topic = $2 AND name = $3",
+                    [(position, topic, name) for (topic, name), position in batch.items()],
+                )
+            except WfkitError:
+                return  # the database is away: the cursors stay behind, and events are redelivered
