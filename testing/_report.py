@@ -30,9 +30,12 @@ class Report:
 
     @property
     def replay_command(self) -> str:
+        """The `wfkit simulate` command that replays this seed (the workload's runs and spacing;
+        callbacks, invariants and a custom backend are the caller's to pass again)."""
+        spacing = "" if self.workload.spacing == 1.0 else f" --spacing {self.workload.spacing!r}"
         return (
             f"wfkit simulate {self.target} --seed {self.seed} --nodes {self.nodes} "
-            f"--runs {self.workload.runs} --faults '{self.plan.describe()}'"
+            f"--runs {self.workload.runs}{spacing} --faults '{self.plan.describe()}'"
         )
 
     def explain(self, lines: int = 20) -> str:

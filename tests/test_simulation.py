@@ -470,3 +470,11 @@ def test_step_consumers_handling_several_events_at_once_keep_every_guarantee() -
         )
         assert report.ok, report.explain()
         assert report.stats["runs_finished"] == 30
+
+
+def test_the_replay_command_carries_the_workload_spacing() -> None:
+    report = simulate(
+        make_builder, seed=2, workload=dataclasses.replace(SMALL, spacing=0.5), keep_trace=False
+    )
+    assert " --runs 3 --spacing 0.5 --faults " in report.replay_command
+    assert "--spacing" not in simulate(make_builder, seed=2, workload=SMALL, keep_trace=False).replay_command
