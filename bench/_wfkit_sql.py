@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -118,17 +118,8 @@ async def measure(
     options: dict[str, Any] = {} if lease is None else {"lease": lease}
     backend = connect(url, **options)
     async with _workers(url, workers, lease) as check, backend:
-        if workers == 1:
-            wf = backend.build(builder(), metrics=CollectorRegistry())
-        else:
-            wf = builder().build(
-                backend.streamer,
-                backend.store,
-                _NoRoles(),
-                timeout_store=backend.timeouts,
-                outbox=False,
-                metrics=CollectorRegistry(),
-            )
+        # With worker processes, the driver's copy is a client: it triggers, the workers do the steps.
+        wf = backend.build(builder(), metrics=CollectorRegistry(), consumers=workers == 1)
         settings = await durability(backend)
         async with wf:
             completions = Completions(backend.store, wf.name, poll, check)
@@ -227,16 +218,3 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
-
-
-class _NoRoles:
-    """A RoleScheduler that never grants a role: the driver's copy of the workflow does no step."""
-
-    def hold(self, role: str) -> AbstractAsyncContextManager[None]:
-        return _never()
-
-
-@asynccontextmanager
-async def _never() -> AsyncIterator[None]:
-    await asyncio.Event().wait()  # cancelled when the workflow stops
-    yield

@@ -334,3 +334,28 @@ def test_a_timeout_falling_due_during_a_slow_poll_still_fires_on_time() -> None:
             return (done.updated_at - reached.updated_at).total_seconds()
 
     assert simulate(main) < 2  # not the 30 s safety poll
+
+
+def test_a_client_built_without_consumers_triggers_and_workers_do_the_steps() -> None:
+    async def main() -> tuple[list[int], list[int]]:
+        clock = SimClock()
+        shared: dict[str, Any] = {
+            "streamer": memory.EventStreamer(clock=clock),
+            "store": memory.RecordStore(clock=clock),
+            "roles": memory.RoleScheduler(),
+        }
+        b = wfkit.Builder("client", Doc, Status)
+        b.add_step(Status.START, lambda run: Status.MIDDLE, Status.MIDDLE)
+        b.add_step(Status.MIDDLE, lambda run: Status.END, Status.END)
+        client = build(b, clock, consumers=False, **shared)
+        async with client:
+            run_id = await client.trigger("doc")
+            await asyncio.sleep(60)
+            alone = [r.status for r in await client.store.history(run_id)]
+            async with build(b, clock, **shared) as worker:
+                await worker.await_status("doc", run_id, Status.END, timeout=10)
+            return alone, [r.status for r in await client.store.history(run_id)]
+
+    alone, after = simulate(main)
+    assert alone == [Status.START]  # the client started no process
+    assert after == [Status.START, Status.MIDDLE, Status.END]

@@ -249,8 +249,13 @@ class Builder(Generic[T, S]):
         tracer: object | None = None,
         debug: bool = False,
         ids: IdSource | None = None,
+        consumers: bool = True,
     ) -> Workflow[T, S]:
-        """Check the whole graph and wire the infrastructure; the workflow starts with `run()`."""
+        """Check the whole graph and wire the infrastructure; the workflow starts with `run()`.
+
+        `consumers=False` builds a client: `run()` starts no process (no step, relay or poller),
+        so it only triggers, calls back and controls runs that workers on the same store move on.
+        """
         from wfkit._workflow import Workflow, WorkflowConfig
 
         info = self._spec.info()
@@ -279,6 +284,7 @@ class Builder(Generic[T, S]):
             tracer=tracer,
             debug=debug,
             ids=ids,
+            consumers=consumers,
         )
         return Workflow(self._spec, info, streamer, store, scheduler, config)
 

@@ -62,6 +62,7 @@ class WorkflowConfig:
     tracer: object | None = None
     debug: bool = False
     ids: IdSource | None = None
+    consumers: bool = True
 
 
 class Workflow(Generic[T, S]):
@@ -143,7 +144,11 @@ class Workflow(Generic[T, S]):
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Start every process; returns once they are all started (idempotent)."""
+        """Start every process; returns once they are all started (idempotent).
+
+        A workflow built with `consumers=False` starts none: it is a client that triggers, calls
+        back and controls runs, while workers on the same store do the steps.
+        """
         if self._running:
             return
         self._running = True  # before the first await, so a concurrent run() starts nothing twice
@@ -155,7 +160,7 @@ class Workflow(Generic[T, S]):
             self._running = False
             raise
         rt.follow_changes()
-        for proc in self._processes:
+        for proc in self._processes if self._config.consumers else ():
             rt.set_state(proc, ProcessState.IDLE)
             self._tasks.append(
                 asyncio.create_task(run_process(rt, proc), name=f"wfkit:{self.name}:{proc.name}")

@@ -24,7 +24,6 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 from prometheus_client import CollectorRegistry
@@ -93,24 +92,6 @@ def _tails(logs: Path, lines: int = 15) -> list[str]:
 def _log_file(path: Path) -> IO[bytes]:
     """A worker's log (stderr, and stdout lines prefixed): small, sequential writes."""
     return path.open("wb")
-
-
-class _NoRoles:
-    """A role scheduler that never grants a role: the driver's workflow only triggers runs, so the
-    worker processes do every step, relay every event and are the only ones killed."""
-
-    def hold(self, role: str) -> _NeverHeld:
-        return _NeverHeld()
-
-
-class _NeverHeld:
-    async def __aenter__(self) -> None:
-        await asyncio.Event().wait()  # until the workflow stops and cancels its processes
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
 
 class Workers:
@@ -217,9 +198,8 @@ async def _until(what: str, deadline: float, check: Any, interval: float = 0.2) 
 @contextlib.asynccontextmanager
 async def _trigger_only(url: str) -> AsyncIterator[tuple[wfkit.Workflow[Any, Status], Backend]]:
     async with connect(url) as backend:
-        wf = builder().build(
-            backend.streamer, backend.store, _NoRoles(), outbox=False, metrics=CollectorRegistry()
-        )
+        # A client: it only triggers, so the worker processes do every step and relay every event.
+        wf = backend.build(builder(), metrics=CollectorRegistry(), consumers=False)
         async with wf:
             yield wf, backend
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -262,37 +260,14 @@ def _workflow(
 ) -> tuple[Backend, Workflow[Any, Any]]:
     """The target's workflow built on the store (not yet open); metrics on a private registry.
 
-    `trigger_only`: its processes never get a role and there is no outbox relay, so running it
-    (which `trigger` requires) does no step and relays nothing: the store's workers do that.
+    `trigger_only`: built with `consumers=False`, so running it (which `trigger` requires) starts
+    no step, relay or poller: the store's workers do that.
     """
     from prometheus_client import CollectorRegistry
 
     builder = load_builder(target)
     backend = connect_store(url, must_exist=must_exist)
-    if not trigger_only:
-        return backend, backend.build(builder, metrics=CollectorRegistry())
-    wf = builder.build(
-        backend.streamer,
-        backend.store,
-        _NoRoles(),
-        timeout_store=backend.timeouts,
-        outbox=False,
-        metrics=CollectorRegistry(),
-    )
-    return backend, wf
-
-
-class _NoRoles:
-    """A `RoleScheduler` that never grants a role: processes wait until the workflow stops."""
-
-    def hold(self, role: str) -> AbstractAsyncContextManager[None]:
-        return _never()
-
-
-@asynccontextmanager
-async def _never() -> AsyncIterator[None]:
-    await asyncio.Event().wait()  # cancelled when the workflow stops
-    yield
+    return backend, backend.build(builder, metrics=CollectorRegistry(), consumers=not trigger_only)
 
 
 async def _find(wf: Workflow[Any, Any], ident: str) -> Record:
