@@ -280,6 +280,7 @@ def test_a_main_awaiting_a_future_nobody_sets_is_a_deadlock_naming_the_task() ->
             loop.run_until_complete(waits_for_a_reply_that_never_comes())
         assert len(caught.value.pending) == 1
         assert caught.value.pending[0].startswith("test_a_main_awaiting")
+        assert " at waits_for_a_reply_that_never_comes:" in caught.value.pending[0]
         assert loop.time() == 0.0  # detected at once, not after some timeout
     finally:
         tasks = asyncio.all_tasks(loop)
@@ -478,3 +479,25 @@ def test_the_replay_command_carries_the_workload_spacing() -> None:
     )
     assert " --runs 3 --spacing 0.5 --faults " in report.replay_command
     assert "--spacing" not in simulate(make_builder, seed=2, workload=SMALL, keep_trace=False).replay_command
+
+
+def test_a_deadlock_report_shows_the_chain_of_awaits_down_to_the_stuck_one() -> None:
+    async def inner() -> None:
+        await asyncio.get_running_loop().create_future()
+
+    async def middle() -> None:
+        await inner()
+
+    loop = SimLoop(3)
+    try:
+        with pytest.raises(Deadlock) as caught:
+            loop.run_until_complete(middle())
+        chain = caught.value.pending[0]
+        assert " at middle:" in chain, chain
+        assert " > inner:" in chain, chain
+    finally:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.close()
