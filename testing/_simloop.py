@@ -102,7 +102,7 @@ class SimLoop(asyncio.SelectorEventLoop):
 
 def _await_chain(coro: Any) -> str:
     """`outer at fn:line > fn:line > ...`: where a coroutine waits, down to the innermost frame."""
-    steps = []
+    steps: list[str] = []
     current = coro
     while current is not None and len(steps) < 12:
         frame = getattr(current, "cr_frame", None) or getattr(current, "gi_frame", None)
