@@ -1,8 +1,8 @@
 """`WfkitApp`: the Textual app behind `wfkit tui`; owns the store connection and the screens.
 
 It takes a `Backend` (opened in a worker, closed on exit), a `TuiConfig` and a `Clock`, so a test
-can build a frozen, deterministic app over any store. With a builder it also runs that workflow,
-which is what lets it trigger runs and send callbacks.
+can build a frozen, deterministic app over any store. With a builder it holds that workflow as a
+client (`consumers=False`): it can trigger runs and send callbacks, and workers do the steps.
 """
 
 from __future__ import annotations
@@ -84,7 +84,9 @@ class WfkitApp(App[None]):
             if self.builder is not None:
                 from prometheus_client import CollectorRegistry
 
-                workflow = self.backend.build(self.builder, clock=self.clock, metrics=CollectorRegistry())
+                workflow = self.backend.build(
+                    self.builder, clock=self.clock, metrics=CollectorRegistry(), consumers=False
+                )
                 await self._stack.enter_async_context(workflow)
             self.service = Service(self.backend.store, self.clock, workflow)
             await self.service.workflows()

@@ -39,8 +39,8 @@ def tui(
             "--workflow",
             "-w",
             metavar="MODULE:ATTR",
-            help="The workflow's Builder: lets the TUI trigger runs and send callbacks (it then also "
-            "runs that workflow's steps).",
+            help="The workflow's Builder: lets the TUI trigger runs and send callbacks (the steps "
+            "are left to `wfkit worker`).",
         ),
     ] = None,
     read_only: Annotated[
