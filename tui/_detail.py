@@ -1,4 +1,5 @@
-"""Run detail: the run's fields, its object as highlighted JSON, and its version history."""
+"""Run detail: the run's fields, its object as highlighted JSON, its version history and the event
+each version published."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from wfkit import Record
+from wfkit import Header as EventHeader
+from wfkit import Record, outbox_event_for
 from wfkit.tui._actions import RunControl
 from wfkit.tui._format import ago, duration, object_json, short_id, span, stamp, state_text
 from wfkit.tui._keys import bindings
@@ -23,8 +25,13 @@ def object_renderable(data: bytes) -> JSON | Text:
     return JSON(text) if text.startswith(("{", "[", '"')) or text[:1].isdigit() else Text(text)
 
 
+# Shown in the fields above or in the row itself: the headers column keeps the informative ones.
+_OBVIOUS_HEADERS = {EventHeader.WORKFLOW_NAME, EventHeader.FOREIGN_ID, EventHeader.RUN_ID, EventHeader.TOPIC}
+
+
 class RunDetailScreen(RunControl):
-    """One run: fields on top, then tabs `1` history, `2` object, `3` path through the graph."""
+    """One run: fields on top, then tabs `1` history, `2` object, `3` path through the graph,
+    `4` events (each version's event: its topic, type and headers, as consumers received it)."""
 
     SCOPE = "detail"
     BINDINGS = bindings("detail")
@@ -49,6 +56,8 @@ class RunDetailScreen(RunControl):
                 yield Static(id="object-json")
             with TabPane("3 Path", id="path"), VerticalScroll():
                 yield Static(id="path-text")
+            with TabPane("4 Events", id="events"):
+                yield VimTable(id="events-table")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -63,6 +72,9 @@ class RunDetailScreen(RunControl):
             ("why", "Reason"),
         ):
             table.add_column(label, key=key)
+        events = self.query_one("#events-table", VimTable)
+        for key, label in (("v", "Ver"), ("topic", "Topic"), ("type", "Type"), ("headers", "Headers")):
+            events.add_column(label, key=key)
         config = self.wapp.config
         if config.live:
             self.set_interval(config.poll_interval, self.load)
@@ -126,8 +138,26 @@ class RunDetailScreen(RunControl):
             )
             previous = record
         table.move_cursor(row=max(0, table.row_count - 1), animate=False)
+        self._events(detail)
         self.query_one("#object-json", Static).update(object_renderable(detail.record.object))
         self.query_one("#path-text", Static).update(self._path(detail))
+
+    def _events(self, detail: Detail) -> None:
+        """The event each version published (what the store wrote with it, as `outbox_event_for`)."""
+        table = self.query_one("#events-table", VimTable)
+        service = self.wapp.service
+        table.clear()
+        for record in detail.history:
+            event = outbox_event_for(record)
+            name = service.status_name(record.workflow_name, event.type) if service else str(event.type)
+            shown = {k: v for k, v in event.headers.items() if k not in _OBVIOUS_HEADERS}
+            table.add_row(
+                Text(str(record.version), justify="right"),
+                Text(event.topic),
+                Text(name),
+                Text(" ".join(f"{k}={v}" for k, v in shown.items()), overflow="ellipsis", no_wrap=True),
+                key=str(record.version),
+            )
 
     def _path(self, detail: Detail) -> Text:
         service = self.wapp.service

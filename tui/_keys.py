@@ -81,6 +81,7 @@ KEYS: tuple[Key, ...] = (
     Key("1", "tab('history')", "History tab", "detail", show=False),
     Key("2", "tab('object')", "Object tab", "detail", show=False),
     Key("3", "tab('path')", "Path tab", "detail", show=False),
+    Key("4", "tab('events')", "Events tab", "detail", show=False),
     Key("R", "refresh", "Refresh", "detail", show=False),
     Key("y", "copy_id", "Copy run id", "detail", show=False),
     *_run_actions("detail"),

@@ -61,6 +61,13 @@ async def test_detail_shows_fields_reason_object_and_history(real_store):
         assert '"lamp"' in str(screen.query_one("#object-json", Static).render())
         await pilot.press("3")
         assert "CREATED → VALIDATED → PAYMENT_PENDING" in str(screen.query_one("#path-text", Static).render())
+        await pilot.press("4")
+        assert screen.query_one(TabbedContent).active == "events"
+        events = screen.query_one("#events-table", VimTable)
+        assert events.row_count == 4  # one event per version
+        assert events.get_cell("1", "topic").plain == "orders-1"  # a new run is announced on CREATED's topic
+        assert events.get_cell("4", "topic").plain == "orders-run-state-change"  # the pause
+        assert "run_state=3 record_version=4" in events.get_cell("4", "headers").plain  # 3: paused
 
 
 async def test_pause_asks_for_a_reason_then_pauses_and_notifies(real_store):
