@@ -14,30 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from wfkit._clock import Clock, SystemClock
-from wfkit._record import TimeoutRecord
 from wfkit.adapters._feed import Subscribers
 from wfkit.adapters._sqlrows import to_us
+from wfkit.adapters._sqltimeouts import TimeoutReads, numbered
 
 from ._db import Database, OnDatabase, database
 
 CHANNEL = "wfkit_timeouts"
-_COLUMNS = "id, workflow_name, foreign_id, run_id, status, expire_at, created_at, version"
 
 
-def _timeout(row: Any) -> TimeoutRecord:
-    return TimeoutRecord(
-        id=row[0],
-        workflow_name=row[1],
-        foreign_id=row[2],
-        run_id=row[3],
-        status=row[4],
-        expire_at=datetime.fromisoformat(row[5]),
-        created_at=datetime.fromisoformat(row[6]),
-        version=row[7],
-    )
-
-
-class TimeoutStore(OnDatabase):
+class TimeoutStore(TimeoutReads, OnDatabase):
     """A `TimeoutStore` in one PostgreSQL database; `created_at` comes from `clock` (wall clock by default).
 
     Also a `ChangeFeed` across processes (LISTEN/NOTIFY on `wfkit_timeouts`).
@@ -100,40 +86,6 @@ class TimeoutStore(OnDatabase):
         """Delete the timeout; an unknown id is a no-op."""
         await self._db.pool.execute("DELETE FROM wfkit_timeouts WHERE id = $1", timeout_id)
 
-    async def list(self, workflow_name: str, *, run_id: str | None = None) -> builtins.list[TimeoutRecord]:
-        """Uncompleted timeouts of the workflow (of one run, if given), by id."""
-        if run_id is None:
-            rows = await self._db.pool.fetch(
-                f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = $1 ORDER BY id", workflow_name
-            )
-        else:
-            rows = await self._db.pool.fetch(
-                f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = $1 AND run_id = $2 ORDER BY id",
-                workflow_name,
-                run_id,
-            )
-        return [_timeout(r) for r in rows]
-
-    async def list_valid(
-        self, workflow_name: str, status: int, now: datetime
-    ) -> builtins.list[TimeoutRecord]:
-        """Uncompleted timeouts at `status` with `expire_at <= now`, by id."""
-        rows = await self._db.pool.fetch(
-            f"SELECT {_COLUMNS} FROM wfkit_timeouts WHERE workflow_name = $1 AND status = $2 "
-            "AND expire_us <= $3 ORDER BY id",
-            workflow_name,
-            status,
-            to_us(now),
-        )
-        return [_timeout(r) for r in rows]
-
-    async def next_expiry(self, workflow_name: str, status: int, after: datetime) -> datetime | None:
-        """The earliest `expire_at` later than `after` among uncompleted timeouts at `status`."""
-        value = await self._db.pool.fetchval(
-            "SELECT expire_at FROM wfkit_timeouts WHERE workflow_name = $1 AND status = $2 "
-            "AND expire_us > $3 ORDER BY expire_us LIMIT 1",
-            workflow_name,
-            status,
-            to_us(after),
-        )
-        return datetime.fromisoformat(value) if value is not None else None
+    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> builtins.list[Any]:
+        rows: builtins.list[Any] = await self._db.pool.fetch(numbered(sql), *params)
+        return rows
