@@ -319,6 +319,10 @@ class OnDatabase:
 
     _db: Database
 
+    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """The rows of a read written with `?` markers (the shared SQL of `adapters/_sql*.py`)."""
+        return await self._db.fetchall(sql.replace("?", "%s"), params)
+
     async def open(self) -> None:
         await self._db.open()
 

@@ -8,20 +8,19 @@ this object (MySQL has no NOTIFY; other processes' pollers see them at their nex
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from wfkit._clock import Clock, SystemClock
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._sqlreads import TimeoutReads
 from wfkit.adapters._sqlrows import to_us
-from wfkit.adapters._sqltimeouts import TimeoutReads
 
 from ._db import Database, OnDatabase, database
 
 
-class TimeoutStore(TimeoutReads, OnDatabase):
+class TimeoutStore(OnDatabase, TimeoutReads):
     """A `TimeoutStore` in one MySQL/MariaDB database; `created_at` comes from `clock` (wall clock)."""
 
     def __init__(self, url_or_db: str | Database, *, clock: Clock | None = None, **options: Any) -> None:
@@ -68,6 +67,3 @@ class TimeoutStore(TimeoutReads, OnDatabase):
     async def cancel(self, timeout_id: int) -> None:
         """Delete the timeout; an unknown id is a no-op."""
         await self._db.execute("DELETE FROM wfkit_timeouts WHERE id = %s", (timeout_id,))
-
-    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> builtins.list[Any]:
-        return await self._db.fetchall(sql.replace("?", "%s"), params)

@@ -26,6 +26,7 @@ import asyncpg
 from wfkit._errors import ConfigurationError, WfkitError
 from wfkit.adapters import mask_url
 from wfkit.adapters._sqlerrors import DiskFull, StoreUnavailable
+from wfkit.adapters._sqlreads import numbered
 
 from ._listen import Callback, Listener, Resync
 
@@ -333,6 +334,11 @@ class OnDatabase:
     """`open()`, `close()` and `async with` for an adapter built on a shared `Database` (`self._db`)."""
 
     _db: Database
+
+    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """The rows of a read written with `?` markers (the shared SQL of `adapters/_sql*.py`)."""
+        rows: list[Any] = await self._db.pool.fetch(numbered(sql), *params)
+        return rows
 
     async def open(self) -> None:
         await self._db.open()

@@ -21,19 +21,17 @@ from typing import Any
 
 import asyncpg
 
-from wfkit._errors import ConfigurationError, RecordNotFound, VersionConflict, WorkflowInProgress
+from wfkit._errors import ConfigurationError, VersionConflict, WorkflowInProgress
 from wfkit._graph import WorkflowInfo
-from wfkit._query import Order, RecordFilter
 from wfkit._record import OutboxEvent, Record, outbox_event_for
 from wfkit._runstate import RunState
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._sqlreads import RecordReads
 from wfkit.adapters._sqlrows import (
     ACTIVE,
     COLUMNS,
     outbox_from_row,
-    record_from_row,
     record_row,
-    where_clause,
 )
 
 from ._db import Database, OnDatabase, database
@@ -43,12 +41,7 @@ CHANNEL = "wfkit_changes"
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, 15))
 
 
-def _marker(n: int) -> str:
-    """The n-th parameter marker of this driver."""
-    return f"${n}"
-
-
-class RecordStore(OnDatabase):
+class RecordStore(OnDatabase, RecordReads):
     """A `RecordStore` in one PostgreSQL database; open it with `async with` (or `open()`/`close()`).
 
     `url_or_db` is a `postgresql://` URL or a `Database` shared with other adapters; `options` go to
@@ -159,63 +152,6 @@ class RecordStore(OnDatabase):
             self._streamer._wake(event.topic)
         self._subscribers.notify(record.workflow_name)
 
-    async def lookup(self, run_id: str) -> Record:
-        """The latest version of the run; `RecordNotFound` if there is none."""
-        row = await self._db.pool.fetchrow(f"SELECT {COLUMNS} FROM wfkit_runs WHERE run_id = $1", run_id)
-        if row is None:
-            raise RecordNotFound(run_id=run_id)
-        return record_from_row(row)
-
-    async def latest(self, workflow_name: str, foreign_id: str) -> Record:
-        """The most recently created run of the foreign id; `RecordNotFound` if there is none."""
-        row = await self._db.pool.fetchrow(
-            f"SELECT {COLUMNS} FROM wfkit_runs WHERE workflow_name = $1 AND foreign_id = $2 "
-            "ORDER BY seq DESC LIMIT 1",
-            workflow_name,
-            foreign_id,
-        )
-        if row is None:
-            raise RecordNotFound(workflow_name=workflow_name, foreign_id=foreign_id)
-        return record_from_row(row)
-
-    async def list(
-        self,
-        workflow_name: str | None = None,
-        *,
-        offset: int = 0,
-        limit: int = 25,
-        order: Order = Order.ASC,
-        filters: RecordFilter | None = None,
-    ) -> builtins.list[Record]:
-        """A page of runs (latest versions) by creation order; `DESC` pages from the newest."""
-        if offset < 0 or limit < 0:
-            raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
-        where, params = where_clause(workflow_name, filters, _marker)
-        direction = "ASC" if Order(order) is Order.ASC else "DESC"
-        n = len(params)
-        rows = await self._db.pool.fetch(
-            f"SELECT {COLUMNS} FROM wfkit_runs{where} ORDER BY seq {direction} "
-            f"LIMIT ${n + 1} OFFSET ${n + 2}",
-            *params,
-            limit,
-            offset,
-        )
-        return [record_from_row(r) for r in rows]
-
-    async def count(self, workflow_name: str | None = None, *, filters: RecordFilter | None = None) -> int:
-        """How many runs `list` would page through."""
-        where, params = where_clause(workflow_name, filters, _marker)
-        return int(await self._db.pool.fetchval(f"SELECT COUNT(*) FROM wfkit_runs{where}", *params))
-
-    async def history(self, run_id: str) -> builtins.list[Record]:
-        """Every version of the run, ascending from version 1; `RecordNotFound` if none."""
-        rows = await self._db.pool.fetch(
-            f"SELECT {COLUMNS} FROM wfkit_records WHERE run_id = $1 ORDER BY version", run_id
-        )
-        if not rows:
-            raise RecordNotFound(run_id=run_id)
-        return [record_from_row(r) for r in rows]
-
     async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
         """Unpublished outbox events of the workflow, oldest first."""
         rows = await self._db.pool.fetch(
@@ -238,8 +174,3 @@ class RecordStore(OnDatabase):
             info.name,
             json.dumps(info.to_dict()),
         )
-
-    async def workflows(self) -> builtins.list[WorkflowInfo]:
-        """Catalogue entries, by name."""
-        rows = await self._db.pool.fetch('SELECT info FROM wfkit_workflows ORDER BY name COLLATE "C"')
-        return [WorkflowInfo.from_dict(json.loads(r[0])) for r in rows]

@@ -8,22 +8,21 @@ microseconds; the exact datetime is kept as text. Creating a timeout queues
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from wfkit._clock import Clock, SystemClock
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._sqlreads import TimeoutReads
 from wfkit.adapters._sqlrows import to_us
-from wfkit.adapters._sqltimeouts import TimeoutReads, numbered
 
 from ._db import Database, OnDatabase, database
 
 CHANNEL = "wfkit_timeouts"
 
 
-class TimeoutStore(TimeoutReads, OnDatabase):
+class TimeoutStore(OnDatabase, TimeoutReads):
     """A `TimeoutStore` in one PostgreSQL database; `created_at` comes from `clock` (wall clock by default).
 
     Also a `ChangeFeed` across processes (LISTEN/NOTIFY on `wfkit_timeouts`).
@@ -85,7 +84,3 @@ class TimeoutStore(TimeoutReads, OnDatabase):
     async def cancel(self, timeout_id: int) -> None:
         """Delete the timeout; an unknown id is a no-op."""
         await self._db.pool.execute("DELETE FROM wfkit_timeouts WHERE id = $1", timeout_id)
-
-    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> builtins.list[Any]:
-        rows: builtins.list[Any] = await self._db.pool.fetch(numbered(sql), *params)
-        return rows

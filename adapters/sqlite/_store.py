@@ -15,19 +15,17 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from wfkit._errors import ConfigurationError, RecordNotFound, VersionConflict, WorkflowInProgress
+from wfkit._errors import ConfigurationError, VersionConflict, WorkflowInProgress
 from wfkit._graph import WorkflowInfo
-from wfkit._query import Order, RecordFilter
 from wfkit._record import OutboxEvent, Record, outbox_event_for
 from wfkit._runstate import RunState
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._sqlreads import RecordReads
 from wfkit.adapters._sqlrows import (
     ACTIVE,
     COLUMNS,
     outbox_from_row,
-    record_from_row,
     record_row,
-    where_clause,
 )
 
 from ._db import Database, OnDatabase, database
@@ -37,12 +35,7 @@ from ._watch import ForeignCommits
 _PLACEHOLDERS = ", ".join("?" * 14)
 
 
-def _marker(n: int) -> str:
-    """The n-th parameter marker of this driver."""
-    return "?"
-
-
-class RecordStore(OnDatabase):
+class RecordStore(OnDatabase, RecordReads):
     """A `RecordStore` in one SQLite file; open it with `async with` (or `open()`/`close()`).
 
     Also a `ChangeFeed`: `subscribe` wakes this process's outbox relay at once on its own writes,
@@ -132,59 +125,6 @@ class RecordStore(OnDatabase):
             self._streamer._wake(event.topic)
         self._subscribers.notify(record.workflow_name)
 
-    async def lookup(self, run_id: str) -> Record:
-        """The latest version of the run; `RecordNotFound` if there is none."""
-        rows = await self._db.fetchall(f"SELECT {COLUMNS} FROM wfkit_runs WHERE run_id = ?", (run_id,))
-        if not rows:
-            raise RecordNotFound(run_id=run_id)
-        return record_from_row(rows[0])
-
-    async def latest(self, workflow_name: str, foreign_id: str) -> Record:
-        """The most recently created run of the foreign id; `RecordNotFound` if there is none."""
-        rows = await self._db.fetchall(
-            f"SELECT {COLUMNS} FROM wfkit_runs WHERE workflow_name = ? AND foreign_id = ? "
-            "ORDER BY seq DESC LIMIT 1",
-            (workflow_name, foreign_id),
-        )
-        if not rows:
-            raise RecordNotFound(workflow_name=workflow_name, foreign_id=foreign_id)
-        return record_from_row(rows[0])
-
-    async def list(
-        self,
-        workflow_name: str | None = None,
-        *,
-        offset: int = 0,
-        limit: int = 25,
-        order: Order = Order.ASC,
-        filters: RecordFilter | None = None,
-    ) -> builtins.list[Record]:
-        """A page of runs (latest versions) by creation order; `DESC` pages from the newest."""
-        if offset < 0 or limit < 0:
-            raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
-        where, params = where_clause(workflow_name, filters, _marker)
-        direction = "ASC" if Order(order) is Order.ASC else "DESC"
-        rows = await self._db.fetchall(
-            f"SELECT {COLUMNS} FROM wfkit_runs{where} ORDER BY seq {direction} LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        )
-        return [record_from_row(r) for r in rows]
-
-    async def count(self, workflow_name: str | None = None, *, filters: RecordFilter | None = None) -> int:
-        """How many runs `list` would page through."""
-        where, params = where_clause(workflow_name, filters, _marker)
-        rows = await self._db.fetchall(f"SELECT COUNT(*) FROM wfkit_runs{where}", params)
-        return int(rows[0][0])
-
-    async def history(self, run_id: str) -> builtins.list[Record]:
-        """Every version of the run, ascending from version 1; `RecordNotFound` if none."""
-        rows = await self._db.fetchall(
-            f"SELECT {COLUMNS} FROM wfkit_records WHERE run_id = ? ORDER BY version", (run_id,)
-        )
-        if not rows:
-            raise RecordNotFound(run_id=run_id)
-        return [record_from_row(r) for r in rows]
-
     async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
         """Unpublished outbox events of the workflow, oldest first."""
         rows = await self._db.fetchall(
@@ -205,8 +145,3 @@ class RecordStore(OnDatabase):
             "ON CONFLICT (name) DO UPDATE SET info = excluded.info",
             (info.name, json.dumps(info.to_dict())),
         )
-
-    async def workflows(self) -> builtins.list[WorkflowInfo]:
-        """Catalogue entries, by name."""
-        rows = await self._db.fetchall("SELECT info FROM wfkit_workflows ORDER BY name")
-        return [WorkflowInfo.from_dict(json.loads(r[0])) for r in rows]

@@ -7,22 +7,20 @@ timeouts. Expiry is compared as integer microseconds; the exact datetime is kept
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from wfkit._clock import Clock, SystemClock
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._sqlreads import TimeoutReads
 from wfkit.adapters._sqlrows import to_us
-from wfkit.adapters._sqltimeouts import TimeoutReads
 
 from ._db import Database, OnDatabase, database
 from ._watch import ForeignCommits
 
 
-class TimeoutStore(TimeoutReads, OnDatabase):
+class TimeoutStore(OnDatabase, TimeoutReads):
     """A `TimeoutStore` in one SQLite file; `created_at` comes from `clock` (the wall clock by default).
 
     Also a `ChangeFeed`: creating a timeout wakes this process's pollers at once, and other
@@ -92,6 +90,3 @@ class TimeoutStore(TimeoutReads, OnDatabase):
     async def cancel(self, timeout_id: int) -> None:
         """Delete the timeout; an unknown id is a no-op."""
         await self._db.execute("DELETE FROM wfkit_timeouts WHERE id = ?", (timeout_id,))
-
-    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> builtins.list[Any]:
-        return await self._db.fetchall(sql, params)
