@@ -84,6 +84,7 @@ class Injector:
         self._now = now
         self.counts: dict[str, int] = {}
         self._rates = {name: plan.rate(name) for name in FAULT_NAMES if plan.rate(name) > 0}
+        self.on = bool(self._rates)  # false: no fault can ever strike, so wrappers skip their checks
         self._start, self._end = plan.window if plan.window is not None else (0.0, float("inf"))
 
     def active(self) -> bool:
@@ -91,7 +92,7 @@ class Injector:
 
     def hop(self) -> Awaitable[None]:
         """The round trip after a port call: a suspension point while faults can strike, else none."""
-        return _hop() if self._rates and self._start <= self._now() < self._end else _NO_HOP
+        return _hop() if self.on and self._start <= self._now() < self._end else _NO_HOP
 
     def hit(self, name: str, node: int, **detail: Any) -> bool:
         rate = self._rates.get(name)
@@ -118,17 +119,25 @@ class FaultyStore:
             self.subscribe = subscribe
 
     async def store(self, record: Record) -> None:
-        if self._faults.hit("store_fail", self._node, run=record.run_id, v=record.meta.version):
+        if self._faults.on and self._faults.hit(
+            "store_fail", self._node, run=record.run_id, v=record.meta.version
+        ):
             raise SimulatedFault("simulated: the store write failed before it committed")
         await self._inner.store(record)
         self._oracle.committed(record, self._node)
         await self._faults.hop()
-        if self._faults.hit("store_ambiguous", self._node, run=record.run_id, v=record.meta.version):
+        if self._faults.on and self._faults.hit(
+            "store_ambiguous", self._node, run=record.run_id, v=record.meta.version
+        ):
             raise SimulatedFault("simulated: the store write committed, then the connection dropped")
 
     async def lookup(self, run_id: str) -> Record:
         record = await self._inner.lookup(run_id)
-        if record.meta.version > 1 and self._faults.hit("stale_read", self._node, run=run_id):
+        if (
+            record.meta.version > 1
+            and self._faults.on
+            and self._faults.hit("stale_read", self._node, run=run_id)
+        ):
             history = await self._inner.history(run_id)
             record = history[-2]
         await self._faults.hop()
@@ -202,12 +211,12 @@ class _FaultySender:
     async def send(self, key: str, type: int, headers: Mapping[str, str]) -> None:
         s = self._s
         version = headers.get(Header.RECORD_VERSION, "")
-        if s._faults.hit("delay", s._node, run=key, v=version):
+        if s._faults.on and s._faults.hit("delay", s._node, run=key, v=version):
             delay = s._faults.rng.uniform(0.001, s._faults.plan.max_delay)
             asyncio.get_running_loop().call_later(delay, self._send_later, key, type, dict(headers))
         else:
             await self._deliver(key, type, headers)
-            if s._faults.hit("duplicate", s._node, run=key, v=version):
+            if s._faults.on and s._faults.hit("duplicate", s._node, run=key, v=version):
                 await self._deliver(key, type, headers)
         await s._faults.hop()
 
@@ -239,11 +248,11 @@ class _FaultyReceiver:
 
     async def recv(self) -> Event:
         s = self._s
-        if s._faults.hit("disconnect", s._node, receiver=self._name):
+        if s._faults.on and s._faults.hit("disconnect", s._node, receiver=self._name):
             raise SimulatedFault("simulated: the receiver lost its connection")
         event = await self._inner.recv()
         await s._faults.hop()
-        if s._faults.hit("drop", s._node, receiver=self._name, run=event.key):
+        if s._faults.on and s._faults.hit("drop", s._node, receiver=self._name, run=event.key):
             raise SimulatedFault("simulated: the event was lost before its ack")
         return event
 
@@ -268,7 +277,7 @@ class FaultyTimeouts:
             self.subscribe = subscribe
 
     def _maybe_fail(self, op: str) -> None:
-        if self._faults.hit("timeout_fail", self._node, op=op):
+        if self._faults.on and self._faults.hit("timeout_fail", self._node, op=op):
             raise SimulatedFault(f"simulated: the timeout store failed ({op})")
 
     async def create(
