@@ -311,3 +311,22 @@ def test_a_workflow_runs_to_completion_and_a_second_backend_sees_it(
     run_id = asyncio.run(first_process())
     assert os.path.exists(tmp_path / "orders.db")
     asyncio.run(second_process(run_id))
+
+
+async def test_a_commit_by_another_process_wakes_a_waiting_receiver_at_once(tmp_path: Path) -> None:
+    """Two streamers on one file, each its own connection (as two worker processes): a receiver
+    opened with a 30 s poll still wakes within the streamer's short watch of `data_version`."""
+    path = tmp_path / "wake.db"
+    async with (
+        sqlite.EventStreamer(path) as writer,
+        sqlite.EventStreamer(path, poll_frequency=0.05) as reader,
+    ):
+        receiver = await reader.receiver("t", "r", poll_frequency=30)
+        pending = asyncio.ensure_future(receiver.recv())
+        await asyncio.sleep(0.2)  # caught up and waiting
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await (await writer.sender("t")).send("run-1", 3, {"a": "b"})
+        event = await asyncio.wait_for(pending, 5)
+        assert event.key == "run-1"
+        assert loop.time() - started < 1  # not the receiver's own 30 s poll

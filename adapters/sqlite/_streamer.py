@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from wfkit._clock import Clock, SystemClock
 from wfkit._record import Event
+from wfkit.adapters._feed import Subscribers
 from wfkit.adapters._sqlstream import EventReceiver, EventSender, LocalWakeups
 
 from ._db import Database, OnDatabase, database
+from ._watch import ForeignCommits
 
 DEFAULT_POLL_FREQUENCY = 0.05
 
@@ -55,6 +57,22 @@ class EventStreamer(LocalWakeups, OnDatabase):
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._poll_frequency = poll_frequency
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._foreign = ForeignCommits(self._db, Subscribers(), every=poll_frequency)
+        self._unwatch: Callable[[], None] | None = None
+
+    async def open(self) -> None:
+        """Open the file, and watch it for other processes' commits: each one wakes every waiting
+        receiver at once (one `PRAGMA data_version` per `poll_frequency`, however many receivers
+        wait, and whatever poll they were opened with)."""
+        await self._db.open()
+        if self._unwatch is None:
+            self._unwatch = self._foreign.subscribe("events", self._wake_all)
+
+    async def close(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        await self._db.close()
 
     async def sender(self, topic: str) -> EventSender:
         """A sender that appends to `topic`."""
