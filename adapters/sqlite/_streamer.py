@@ -59,6 +59,8 @@ class EventStreamer(LocalWakeups, OnDatabase):
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._foreign = ForeignCommits(self._db, Subscribers(), every=poll_frequency)
         self._unwatch: Callable[[], None] | None = None
+        self._acked: dict[tuple[str, str], int] = {}  # cursor positions not yet submitted
+        self._cursor_write: asyncio.Future[Any] | None = None
 
     async def open(self) -> None:
         """Open the file, and watch it for other processes' commits: each one wakes every waiting
@@ -72,6 +74,8 @@ class EventStreamer(LocalWakeups, OnDatabase):
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
+        if self._acked:
+            self._write_cursors()  # the last positions, committed before the database closes
         await self._db.close()
 
     async def sender(self, topic: str) -> EventSender:
@@ -103,6 +107,8 @@ class EventStreamer(LocalWakeups, OnDatabase):
             ).fetchone()
             return int(row[0])
 
+        if self._acked:
+            self._write_cursors()  # before the cursor is read: a name reopened here resumes after them
         position = await self._db.write(open_cursor)
         poll = self._poll_frequency if poll_frequency is None else poll_frequency
         return EventReceiver(self, topic, name, position, poll)
@@ -121,12 +127,33 @@ class EventStreamer(LocalWakeups, OnDatabase):
         return [Event(r[0], r[1], r[2], json.loads(r[3]), datetime.fromisoformat(r[4])) for r in rows]
 
     async def _advance_cursor(self, topic: str, name: str, event_id: int) -> None:
-        # Not awaited: the cursor rides the next commit. Acking is at-least-once anyway (a cursor
-        # lost to a crash only redelivers), and waiting for an fsync per event would halve a
-        # consumer's pace. Writes commit in order, so a receiver reopened here sees the cursor.
-        self._db.submit(
-            lambda conn: conn.execute(
-                "UPDATE wfkit_cursors SET position = MAX(position, ?) WHERE topic = ? AND name = ?",
-                (event_id, topic, name),
+        # Not awaited, and coalesced: the newest position of each cursor rides the next commit,
+        # one UPDATE per cursor however many events were acked while the previous one committed.
+        # Acking is at-least-once anyway (a cursor lost to a crash only redelivers), and waiting
+        # for an fsync per event would halve a consumer's pace.
+        key = (topic, name)
+        self._acked[key] = max(self._acked.get(key, 0), event_id)
+        if self._cursor_write is None:
+            self._write_cursors()
+
+    def _write_cursors(self) -> None:
+        """Submit the acked positions (writes commit in order: a receiver opened after sees them)."""
+        rows = [(position, topic, name) for (topic, name), position in self._acked.items()]
+        self._acked = {}
+        try:
+            written = self._db.submit(
+                lambda conn: conn.executemany(
+                    "UPDATE wfkit_cursors SET position = MAX(position, ?) WHERE topic = ? AND name = ?", rows
+                )
             )
-        ).add_done_callback(_retrieved)
+        except RuntimeError:  # the database is closed already: those events will be redelivered
+            return
+        self._cursor_write = written
+        written.add_done_callback(self._cursors_written)
+
+    def _cursors_written(self, written: asyncio.Future[Any]) -> None:
+        _retrieved(written)
+        if self._cursor_write is written:
+            self._cursor_write = None
+            if self._acked and self._unwatch is not None:  # still open: the next round
+                self._write_cursors()
