@@ -6,6 +6,7 @@ from typing import Any
 
 from wfkit._clock import Clock
 from wfkit.adapters import Backend
+from wfkit.adapters._sqlbase import open_together
 
 from ._db import Database
 from ._roles import DEFAULT_LEASE, RoleScheduler
@@ -38,20 +39,7 @@ def connect(
     streamer = EventStreamer(db, clock=clock, poll_frequency=poll_frequency)
     roles = RoleScheduler(db, lease=lease)
     adapters = (store, timeouts, streamer, roles)
-    opened: list[RecordStore | TimeoutStore | EventStreamer | RoleScheduler] = []
-
-    async def opener() -> None:
-        try:
-            for adapter in adapters:
-                await adapter.open()
-                opened.append(adapter)
-        except BaseException:
-            await closer()
-            raise
-
-    async def closer() -> None:
-        while opened:
-            await opened.pop().close()
+    opener, closer = open_together(adapters)
 
     if clock is not None:
         build_options.setdefault("clock", clock)

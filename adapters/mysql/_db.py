@@ -18,14 +18,14 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import aiomysql
 
 from wfkit._errors import ConfigurationError, WfkitError
 from wfkit.adapters import mask_url
+from wfkit.adapters._sqlbase import DatabaseUser
 
 SCHEMES = ("mysql", "mariadb")
 NOW_US = "CAST(UNIX_TIMESTAMP(SYSDATE(6)) * 1000000 AS SIGNED)"
@@ -314,29 +314,12 @@ class Database:
             return await conn.fetchval(sql, args)
 
 
-class OnDatabase:
-    """`open()`, `close()` and `async with` for an adapter built on a shared `Database` (`self._db`)."""
-
-    _db: Database
+class OnDatabase(DatabaseUser[Database]):
+    """An adapter on this dialect's `Database`: the shared reads run in its markers."""
 
     async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        """The rows of a read written with `?` markers (the shared SQL of `adapters/_sql*.py`)."""
-        return await self._db.fetchall(sql.replace("?", "%s"), params)
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
+        rows: list[Any] = await self._db.fetchall(sql.replace("?", "%s"), params)
+        return rows
 
 
 def database(url_or_db: str | Database, **options: Any) -> Database:

@@ -7,6 +7,7 @@ from typing import Any
 from wfkit._clock import Clock
 from wfkit._options import ProcessOptions
 from wfkit.adapters import Backend
+from wfkit.adapters._sqlbase import open_together
 
 from ._db import Database
 from ._roles import DEFAULT_LEASE, RoleScheduler
@@ -45,20 +46,7 @@ def connect(
     timeouts = TimeoutStore(db, clock=clock)
     roles = RoleScheduler(db, lease=lease)
     adapters = (store, timeouts, streamer, roles)
-    opened: list[RecordStore | TimeoutStore | EventStreamer | RoleScheduler] = []
-
-    async def opener() -> None:
-        try:
-            for adapter in adapters:
-                await adapter.open()
-                opened.append(adapter)
-        except BaseException:
-            await closer()
-            raise
-
-    async def closer() -> None:
-        while opened:
-            await opened.pop().close()
+    opener, closer = open_together(adapters)
 
     if clock is not None:
         build_options.setdefault("clock", clock)

@@ -17,14 +17,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from wfkit._errors import ConfigurationError, WfkitError
 from wfkit.adapters import mask_url
+from wfkit.adapters._sqlbase import DatabaseUser
 from wfkit.adapters._sqlerrors import DiskFull, StoreUnavailable
 from wfkit.adapters._sqlreads import numbered
 
@@ -330,30 +330,12 @@ class MappedPool:
         return mapped
 
 
-class OnDatabase:
-    """`open()`, `close()` and `async with` for an adapter built on a shared `Database` (`self._db`)."""
-
-    _db: Database
+class OnDatabase(DatabaseUser[Database]):
+    """An adapter on this dialect's `Database`: the shared reads run in its markers."""
 
     async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        """The rows of a read written with `?` markers (the shared SQL of `adapters/_sql*.py`)."""
         rows: list[Any] = await self._db.pool.fetch(numbered(sql), *params)
         return rows
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
 
 def database(url_or_db: str | Database, **options: Any) -> Database:

@@ -8,6 +8,7 @@ from typing import Any
 from wfkit._clock import Clock
 from wfkit._options import ProcessOptions
 from wfkit.adapters import Backend
+from wfkit.adapters._sqlbase import open_together
 
 from ._db import Database, check_directory, path_from_url
 from ._roles import DEFAULT_LEASE, RoleScheduler
@@ -50,17 +51,7 @@ def connect(
     timeouts = TimeoutStore(db, clock=clock)
     adapters = (store, timeouts, streamer, roles)
 
-    async def opener() -> None:
-        try:
-            for adapter in adapters:
-                await adapter.open()
-        except BaseException:
-            await closer()
-            raise
-
-    async def closer() -> None:
-        for adapter in reversed(adapters):
-            await adapter.close()
+    opener, closer = open_together(adapters)
 
     if clock is not None:
         build_options.setdefault("clock", clock)

@@ -26,10 +26,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from wfkit._errors import ConfigurationError
+from wfkit.adapters._sqlbase import DatabaseUser
 from wfkit.adapters._sqlerrors import DiskFull, StoreUnavailable
 
 T = TypeVar("T")
@@ -391,26 +391,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         raise
 
 
-class OnDatabase:
-    """`open()`, `close()` and `async with` for an adapter built on one `Database` (`self._db`)."""
-
-    _db: Database
+class OnDatabase(DatabaseUser[Database]):
+    """An adapter on this dialect's `Database`: the shared reads run in its markers."""
 
     async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        """The rows of a read written with `?` markers (the shared SQL of `adapters/_sql*.py`)."""
         return await self._db.fetchall(sql, params)
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
