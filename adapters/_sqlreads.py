@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from wfkit._errors import RecordNotFound
 from wfkit._graph import WorkflowInfo
 from wfkit._query import Order, RecordFilter
 from wfkit._record import Record, TimeoutRecord
+from wfkit.adapters._coalesce import Coalesced, padded
 from wfkit.adapters._sqlrows import COLUMNS as RECORD_COLUMNS
 from wfkit.adapters._sqlrows import record_from_row, to_us, where_clause
 
@@ -92,12 +94,27 @@ class RecordReads:
         """The rows of SQL written with `?` markers (the dialect's `OnDatabase`, first in the MRO)."""
         raise NotImplementedError
 
+    _lookups: Coalesced[str, Record] | None = None
+
     async def lookup(self, run_id: str) -> Record:
-        """The latest version of the run; `RecordNotFound` if there is none."""
-        rows = await self._fetch(f"SELECT {RECORD_COLUMNS} FROM wfkit_runs WHERE run_id = ?", (run_id,))
-        if not rows:
+        """The latest version of the run; `RecordNotFound` if there is none.
+
+        Concurrent lookups share one query (`Coalesced`): a step consumer's window asks at once.
+        """
+        if self._lookups is None:
+            self._lookups = Coalesced(self._lookup_many)
+        record = await self._lookups.get(run_id)
+        if record is None:
             raise RecordNotFound(run_id=run_id)
-        return record_from_row(rows[0])
+        return record
+
+    async def _lookup_many(self, run_ids: Sequence[str]) -> dict[str, Record]:
+        keys = padded(run_ids)
+        markers = ", ".join("?" * len(keys))
+        rows = await self._fetch(
+            f"SELECT {RECORD_COLUMNS} FROM wfkit_runs WHERE run_id IN ({markers})", tuple(keys)
+        )
+        return {record.run_id: record for record in map(record_from_row, rows)}
 
     async def latest(self, workflow_name: str, foreign_id: str) -> Record:
         """The most recently created run of the foreign id; `RecordNotFound` if there is none."""

@@ -4,9 +4,12 @@
 compare-and-set: concurrent writers of one run queue on the row lock and the later one sees the new
 version), inserts the history row, inserts or updates the latest row, inserts the outbox row from
 `outbox_event_for(record)` and queues `pg_notify('wfkit_changes', workflow)`, which PostgreSQL
-delivers only on commit. One active run per foreign id is the partial UNIQUE index
-`wfkit_runs_active`; its unique violation becomes `WorkflowInProgress`, so two processes creating a
-run for the same foreign id at once get one run and one error.
+delivers only on commit. Concurrent calls share that transaction (`_batch.GroupCommit`: a few
+statements and one WAL flush for a whole batch), each with its own outcome.
+
+One active run per foreign id is the partial UNIQUE index `wfkit_runs_active`; its unique violation
+becomes `WorkflowInProgress`, so two processes creating a run for the same foreign id at once get one
+run and one error.
 
 It is also a `ChangeFeed` across processes: every `RecordStore` LISTENs on `wfkit_changes` on a
 dedicated connection, so an outbox relay in any process wakes as soon as any process commits.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -34,6 +37,7 @@ from wfkit.adapters._sqlrows import (
     record_row,
 )
 
+from ._batch import GroupCommit, Write
 from ._db import Database, OnDatabase, database
 from ._streamer import EventStreamer, append_event
 
@@ -63,6 +67,13 @@ class RecordStore(OnDatabase, RecordReads):
             )
         self._streamer = streamer
         self._subscribers = Subscribers()
+        self._group = GroupCommit(
+            self._db,
+            channel=CHANNEL,
+            events=streamer is not None,
+            one=self._store_one,
+            committed=self._committed,
+        )
 
     async def open(self) -> None:
         await self._db.open()
@@ -81,12 +92,27 @@ class RecordStore(OnDatabase, RecordReads):
         return self._subscribers.subscribe(workflow_name, callback)
 
     async def store(self, record: Record) -> None:
-        """Write the next version of a run and its outbox event in one transaction, or raise."""
+        """Write the next version of a run and its outbox event in one transaction, or raise.
+
+        Concurrent calls share transactions (`GroupCommit`); each still gets its own outcome.
+        """
+        if record.meta.version < 1:
+            raise ValueError(f"record versions start at 1, got {record.meta.version} for run {record.run_id}")
+        await self._group.store(Write(record, record_row(record), outbox_event_for(record)))
+
+    def _committed(self, writes: Sequence[Write]) -> None:
+        topics = {w.event.topic: None for w in writes}
+        workflows = {w.record.workflow_name: None for w in writes}
+        if self._streamer is not None:
+            for topic in topics:
+                self._streamer._wake(topic)
+        for workflow in workflows:
+            self._subscribers.notify(workflow)
+
+    async def _store_one(self, write: Write) -> None:
+        """One write in its own transaction: what a batch falls back on when it fails as a whole."""
+        record, row, event = write.record, write.row, write.event
         run_id, version = record.run_id, record.meta.version
-        if version < 1:
-            raise ValueError(f"record versions start at 1, got {version} for run {run_id}")
-        row = record_row(record)
-        event = outbox_event_for(record)
         try:
             async with self._db.transaction() as conn:
                 stored: int | None = await conn.fetchval(
@@ -148,9 +174,6 @@ class RecordStore(OnDatabase, RecordReads):
             # Another writer created or advanced the run between our read and our write.
             current = await self._db.pool.fetchval("SELECT version FROM wfkit_runs WHERE run_id = $1", run_id)
             raise VersionConflict(run_id, expected=version - 1, actual=current) from None
-        if self._streamer is not None:
-            self._streamer._wake(event.topic)
-        self._subscribers.notify(record.workflow_name)
 
     async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
         """Unpublished outbox events of the workflow, oldest first."""

@@ -263,6 +263,72 @@ class RecordStoreContract(RecordStoreListingCases):
 
         self._run(record_store_factory, body)
 
+    # -- many calls at once (stores that share transactions or queries must keep them apart) --
+
+    def test_many_concurrent_writes_each_get_their_own_outcome(
+        self, record_store_factory: RecordStoreFactory
+    ) -> None:
+        async def body(store: RecordStore) -> None:
+            firsts = [make_record(foreign_id=f"f{i}") for i in range(12)]
+            await asyncio.gather(*(store.store(r) for r in firsts))
+            rivals = [
+                (next_version(r, status=2, run_state=RunState.RUNNING), next_version(r, status=3))
+                for r in firsts
+            ]
+            busy = [make_record(foreign_id=f"f{i}") for i in range(0, 12, 3)]  # foreign ids held above
+            fresh = [make_record(foreign_id=f"new{i}") for i in range(6)]
+            writes = [w for pair in rivals for w in pair] + busy + fresh
+            results = await asyncio.gather(*(store.store(w) for w in writes), return_exceptions=True)
+            outcome = dict(zip((id(w) for w in writes), results, strict=True))
+            for first, (a, b) in zip(firsts, rivals, strict=True):
+                pair = (outcome[id(a)], outcome[id(b)])
+                assert pair.count(None) == 1, pair
+                assert sum(isinstance(r, VersionConflict) for r in pair) == 1, pair
+                winner = a if pair[0] is None else b
+                assert await store.history(first.run_id) == [first, winner]
+            assert all(isinstance(outcome[id(r)], WorkflowInProgress) for r in busy), results
+            assert all(outcome[id(r)] is None for r in fresh), results
+            assert await store.count() == 12 + 6
+            assert len(await store.list_outbox(WORKFLOW)) == 12 + 12 + 6
+
+        self._run(record_store_factory, body)
+
+    def test_reactivating_a_run_onto_a_held_foreign_id_fails_alone(
+        self, record_store_factory: RecordStoreFactory
+    ) -> None:
+        async def body(store: RecordStore) -> None:
+            old = make_record()
+            done = next_version(old, run_state=RunState.COMPLETED)
+            await store.store(old)
+            await store.store(done)
+            holder = make_record()
+            await store.store(holder)
+            others = [make_record(foreign_id=f"other{i}") for i in range(5)]
+            revived = next_version(done, run_state=RunState.RUNNING)
+            results = await asyncio.gather(
+                *(store.store(r) for r in [*others, revived]), return_exceptions=True
+            )
+            assert results[:5] == [None] * 5, results
+            assert isinstance(results[5], WorkflowInProgress), results
+            assert await store.history(old.run_id) == [old, done]
+            assert await store.latest(WORKFLOW, FOREIGN_ID) == holder
+
+        self._run(record_store_factory, body)
+
+    def test_concurrent_lookups_each_get_their_run(self, record_store_factory: RecordStoreFactory) -> None:
+        async def body(store: RecordStore) -> None:
+            records = [make_record(foreign_id=f"f{i}") for i in range(20)]
+            await asyncio.gather(*(store.store(r) for r in records))
+            asked = [r.run_id for r in records] + ["missing-1", records[3].run_id, "missing-2"]
+            found = await asyncio.gather(*(store.lookup(i) for i in asked), return_exceptions=True)
+            assert found[:20] == records
+            assert isinstance(found[20], RecordNotFound)
+            assert found[20].run_id == "missing-1"
+            assert found[21] == records[3]
+            assert isinstance(found[22], RecordNotFound)
+
+        self._run(record_store_factory, body)
+
     # -- outbox --------------------------------------------------------------------------
 
     def test_each_write_adds_its_outbox_event(self, record_store_factory: RecordStoreFactory) -> None:
