@@ -21,6 +21,10 @@ from typing import Protocol
 
 from wfkit._roles import RoleScope
 
+DEFAULT_LEASE = 5.0
+"""Seconds a holder that stops renewing keeps its roles (a killed process's roles move on after it)."""
+DEFAULT_POLL = 0.05
+"""Seconds between a waiter's looks at a taken role."""
 RETRY_MAX = 2.0
 """The longest wait between attempts to acquire a role while the database fails."""
 _log = logging.getLogger("wfkit")
@@ -37,6 +41,40 @@ class LeaseTable(Protocol):
     async def _renew(self, role: str, token: str, fence: int) -> bool: ...
 
     async def _release(self, role: str, token: str) -> None: ...
+
+
+class LeaseRoles:
+    """What every lease-row `RoleScheduler` is beyond its SQL: its lease and poll, and `hold`.
+
+    `lease` is how long a holder that stops renewing keeps its roles; renewal runs every `lease / 3`
+    seconds; a waiter re-checks a taken role every `poll` seconds. Subclasses say how to take, extend
+    and give back a lease row (`LeaseTable`).
+    """
+
+    def _lease_times(self, lease: float, poll: float) -> None:
+        if lease <= 0 or poll <= 0:
+            raise ValueError("lease and poll must be positive")
+        self.lease = lease
+        self.poll = poll
+
+    lease: float
+    poll: float
+
+    def hold(self, role: str) -> LeaseHold:
+        """`async with scheduler.hold(role):` runs its body only while holding `role`."""
+        return LeaseHold(self, role)
+
+    async def _try_acquire(self, role: str, token: str) -> int | None:
+        """Take the lease if it is free or expired; its new fencing token, or None if taken."""
+        raise NotImplementedError
+
+    async def _renew(self, role: str, token: str, fence: int) -> bool:
+        """Extend the lease; False when it is no longer this holder's."""
+        raise NotImplementedError
+
+    async def _release(self, role: str, token: str) -> None:
+        """Give the lease back (expire or delete its row)."""
+        raise NotImplementedError
 
 
 class LeaseHold:

@@ -16,19 +16,15 @@ from typing import Any
 
 import aiomysql
 
-from wfkit.adapters._sqlroles import LeaseHold
+from wfkit.adapters._sqlroles import DEFAULT_LEASE, DEFAULT_POLL, LeaseRoles
 
 from ._db import NOW_US, Database, OnDatabase, database, duplicate_key, is_retryable
 
-DEFAULT_LEASE = 5.0
-DEFAULT_POLL = 0.05
 
-
-class RoleScheduler(OnDatabase):
+class RoleScheduler(OnDatabase, LeaseRoles):
     """Exclusive roles across every process using one MySQL/MariaDB database; open with `async with`.
 
-    `lease` is how long a holder that stops renewing keeps its roles; renewal runs every `lease / 3`
-    seconds; a waiter re-checks a taken role every `poll` seconds.
+    `lease` and `poll` as in `LeaseRoles`.
     """
 
     def __init__(
@@ -39,18 +35,10 @@ class RoleScheduler(OnDatabase):
         poll: float = DEFAULT_POLL,
         **options: Any,
     ) -> None:
-        if lease <= 0 or poll <= 0:
-            raise ValueError("lease and poll must be positive")
+        self._lease_times(lease, poll)
         self._db = database(url_or_db, **options)
-        self.lease = lease
-        self.poll = poll
-
-    def hold(self, role: str) -> LeaseHold:
-        """`async with scheduler.hold(role):` runs its body only while holding `role`."""
-        return LeaseHold(self, role)
 
     async def _try_acquire(self, role: str, token: str) -> int | None:
-        """Take the lease if it is free or expired; its new fencing token, or None if taken."""
         lease_us = int(self.lease * 1_000_000)
         try:
             async with self._db.transaction() as conn:
@@ -81,7 +69,6 @@ class RoleScheduler(OnDatabase):
             raise
 
     async def _renew(self, role: str, token: str, fence: int) -> bool:
-        """Extend the lease; False when it is no longer this holder's."""
         matched, _ = await self._db.execute(
             f"UPDATE wfkit_leases SET expires_us = {NOW_US} + %s WHERE role = %s AND holder = %s "
             f"AND fence = %s AND expires_us > {NOW_US}",

@@ -8,9 +8,10 @@ from wfkit._clock import Clock
 from wfkit._options import ProcessOptions
 from wfkit.adapters import Backend
 from wfkit.adapters._sqlbase import open_together
+from wfkit.adapters._sqlroles import DEFAULT_LEASE
 
 from ._db import Database
-from ._roles import DEFAULT_LEASE, RoleScheduler
+from ._roles import RoleScheduler
 from ._store import RecordStore
 from ._streamer import DEFAULT_POLL_FREQUENCY, EventStreamer
 from ._timeouts import TimeoutStore

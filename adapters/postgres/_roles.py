@@ -13,19 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfkit.adapters._sqlroles import LeaseHold
+from wfkit.adapters._sqlroles import DEFAULT_LEASE, DEFAULT_POLL, LeaseRoles
 
 from ._db import NOW_US, Database, OnDatabase, database
 
-DEFAULT_LEASE = 5.0
-DEFAULT_POLL = 0.05
 
-
-class RoleScheduler(OnDatabase):
+class RoleScheduler(OnDatabase, LeaseRoles):
     """Exclusive roles across every process using one PostgreSQL database; open with `async with`.
 
-    `lease` is how long a holder that stops renewing keeps its roles; renewal runs every `lease / 3`
-    seconds; a waiter re-checks a taken role every `poll` seconds.
+    `lease` and `poll` as in `LeaseRoles`.
     """
 
     def __init__(
@@ -36,18 +32,10 @@ class RoleScheduler(OnDatabase):
         poll: float = DEFAULT_POLL,
         **options: Any,
     ) -> None:
-        if lease <= 0 or poll <= 0:
-            raise ValueError("lease and poll must be positive")
+        self._lease_times(lease, poll)
         self._db = database(url_or_db, **options)
-        self.lease = lease
-        self.poll = poll
-
-    def hold(self, role: str) -> LeaseHold:
-        """`async with scheduler.hold(role):` runs its body only while holding `role`."""
-        return LeaseHold(self, role)
 
     async def _try_acquire(self, role: str, token: str) -> int | None:
-        """Take the lease if it is free or expired; its new fencing token, or None if taken."""
         fence: int | None = await self._db.pool.fetchval(
             "INSERT INTO wfkit_leases (role, holder, expires_us, fence) "
             f"VALUES ($1, $2, {NOW_US} + $3, 1) "
@@ -62,7 +50,6 @@ class RoleScheduler(OnDatabase):
         return fence
 
     async def _renew(self, role: str, token: str, fence: int) -> bool:
-        """Extend the lease; False when it is no longer this holder's."""
         status: str = await self._db.pool.execute(
             f"UPDATE wfkit_leases SET expires_us = {NOW_US} + $1 WHERE role = $2 AND holder = $3 "
             f"AND fence = $4 AND expires_us > {NOW_US}",

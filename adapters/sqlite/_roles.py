@@ -14,23 +14,19 @@ import sqlite3
 import time
 from pathlib import Path
 
-from wfkit.adapters._sqlroles import LeaseHold
+from wfkit.adapters._sqlroles import DEFAULT_LEASE, DEFAULT_POLL, LeaseRoles
 
 from ._db import Database, OnDatabase, database
-
-DEFAULT_LEASE = 5.0
-DEFAULT_POLL = 0.05
 
 
 def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-class RoleScheduler(OnDatabase):
+class RoleScheduler(OnDatabase, LeaseRoles):
     """Exclusive roles across every process using one SQLite file; open with `async with`.
 
-    `lease` is how long a holder that stops renewing keeps its roles; renewal runs every `lease / 3`
-    seconds; a waiter re-checks a taken role every `poll` seconds.
+    `lease` and `poll` as in `LeaseRoles`.
     """
 
     def __init__(
@@ -42,18 +38,10 @@ class RoleScheduler(OnDatabase):
         busy_timeout: float = 5.0,
         synchronous: str = "FULL",
     ) -> None:
-        if lease <= 0 or poll <= 0:
-            raise ValueError("lease and poll must be positive")
+        self._lease_times(lease, poll)
         self._db = database(path, busy_timeout=busy_timeout, synchronous=synchronous)
-        self.lease = lease
-        self.poll = poll
-
-    def hold(self, role: str) -> LeaseHold:
-        """`async with scheduler.hold(role):` runs its body only while holding `role`."""
-        return LeaseHold(self, role)
 
     async def _try_acquire(self, role: str, token: str) -> int | None:
-        """Take the lease if it is free or expired; its new fencing token, or None if taken."""
         lease_us = int(self.lease * 1_000_000)
 
         def acquire(conn: sqlite3.Connection) -> int | None:
@@ -75,7 +63,6 @@ class RoleScheduler(OnDatabase):
         return await self._db.write(acquire)
 
     async def _renew(self, role: str, token: str, fence: int) -> bool:
-        """Extend the lease; False when it is no longer this holder's."""
         changed = await self._db.execute(
             "UPDATE wfkit_leases SET expires_us = ? WHERE role = ? AND holder = ? AND fence = ? "
             "AND expires_us > ?",
