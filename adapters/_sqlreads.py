@@ -16,7 +16,7 @@ from typing import Any
 
 from wfkit._errors import RecordNotFound
 from wfkit._graph import WorkflowInfo
-from wfkit._query import Order, RecordFilter
+from wfkit._query import Order, RecordFilter, SortKey
 from wfkit._record import Record, TimeoutRecord
 from wfkit.adapters._coalesce import Coalesced, padded
 from wfkit.adapters._sqlrows import COLUMNS as RECORD_COLUMNS
@@ -87,6 +87,27 @@ def _question_mark(n: int) -> str:
     return "?"
 
 
+SORT_COLUMNS: dict[SortKey, str] = {
+    SortKey.CREATED: "",
+    SortKey.UPDATED: "updated_at",
+    SortKey.STATUS: "status",
+    SortKey.FOREIGN_ID: "foreign_id",
+    SortKey.VERSION: "version",
+}
+"""The fixed column each sort orders by before `seq` (never user text). No index serves these sorts:
+a page of 100k runs sorts in tens of milliseconds, and an index per column would cost every write.
+
+`updated_at` is ISO text in UTC, which sorts as time does; text columns compare by code point
+(SQLite's BINARY, MySQL's `utf8mb4_bin`, PostgreSQL's "C" collation set by migration 2)."""
+
+
+def order_by(sort: SortKey, order: Order) -> str:
+    """`ORDER BY` for a page: the sort column, then creation order, both in `order`'s direction."""
+    direction = "ASC" if Order(order) is Order.ASC else "DESC"
+    column = SORT_COLUMNS[SortKey(sort)]
+    return f"ORDER BY {column} {direction}, seq {direction}" if column else f"ORDER BY seq {direction}"
+
+
 class RecordReads:
     """The `RecordStore` port's reads (runs, pages, counts, history, catalogue), for any dialect."""
 
@@ -135,14 +156,14 @@ class RecordReads:
         limit: int = 25,
         order: Order = Order.ASC,
         filters: RecordFilter | None = None,
+        sort: SortKey = SortKey.CREATED,
     ) -> builtins.list[Record]:
-        """A page of runs (latest versions) by creation order; `DESC` pages from the newest."""
+        """A page of runs (latest versions) by `sort` in `order`; ties by creation order, same way."""
         if offset < 0 or limit < 0:
             raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
         where, params = where_clause(workflow_name, filters, _question_mark)
-        direction = "ASC" if Order(order) is Order.ASC else "DESC"
         rows = await self._fetch(
-            f"SELECT {RECORD_COLUMNS} FROM wfkit_runs{where} ORDER BY seq {direction} LIMIT ? OFFSET ?",
+            f"SELECT {RECORD_COLUMNS} FROM wfkit_runs{where} {order_by(sort, order)} LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [record_from_row(r) for r in rows]

@@ -12,10 +12,12 @@ measures, polling the app's widgets under a deadline:
 - cold launch: from starting a new Python process to the same (interpreter and imports included);
 - filter: from pressing enter in the `/` box to the table showing the filtered page, for a rare run
   state, a status and a foreign id; and back to all runs with `esc`;
+- sort: from pressing `s` (next sort column) or `S` (reverse) to the table showing the first page
+  sorted by updated, status, foreign id and version, descending and ascending (sorted by the store);
 - peak RSS of the process that ran the apps (`VmHWM`, else `ru_maxrss`).
 
 Times are medians over the repetitions. Targets are issue 5's: interactive in under 1 s, a filter
-under 200 ms, memory under 200 MB, with 100,000 runs.
+or a re-sort under 200 ms, memory under 200 MB, with 100,000 runs.
 """
 
 from __future__ import annotations
@@ -70,6 +72,25 @@ def filters(runs: int) -> list[tuple[str, str, str, tuple[Any, ...]]]:
         ("filter status:EXPIRED", "status:EXPIRED", "status = ?", (6,)),
         (f"filter id:{fid}", f"id:{fid}", "foreign_id = ?", (fid,)),
     ]
+
+
+SORTS: list[tuple[str, str, str, str | None]] = [
+    ("sort updated desc", "s", "updated_at DESC, seq DESC", "Updated ▼"),
+    ("sort status desc", "s", "status DESC, seq DESC", "Status ▼"),
+    ("sort foreign id desc", "s", "foreign_id DESC, seq DESC", "Foreign id ▼"),
+    ("sort version desc", "s", "version DESC, seq DESC", "Ver ▼"),
+    ("sort created desc", "s", "seq DESC", None),
+    ("sort created asc", "S", "seq ASC", None),
+    ("sort updated asc", "s", "updated_at ASC, seq ASC", "Updated ▲"),
+    ("sort status asc", "s", "status ASC, seq ASC", "Status ▲"),
+    ("sort foreign id asc", "s", "foreign_id ASC, seq ASC", "Foreign id ▲"),
+    ("sort version asc", "s", "version ASC, seq ASC", "Ver ▲"),
+]
+"""The re-sorts measured, pressed in this order from the newest-first table: (name, key (`s` the
+next column, `S` the other direction), the first page's `ORDER BY`, the header with the arrow).
+
+The header matters: the seeded runs were updated in creation order, so a page sorted by `updated`
+holds the same runs as the newest-first one, and only the arrow says the sorted page has arrived."""
 
 
 # -- seeding ----------------------------------------------------------------------------------------
@@ -164,11 +185,13 @@ def seed(path: Path, runs: int) -> None:
 # -- measuring (in a child process, so its memory is the app's alone) -----------------------------
 
 
-def expected_page(path: Path, where: str, params: tuple[Any, ...], size: int) -> list[str]:
-    """The run ids the table must show, newest first, as the store pages them."""
+def expected_page(
+    path: Path, where: str, params: tuple[Any, ...], size: int, order: str = "seq DESC"
+) -> list[str]:
+    """The run ids the table must show (newest first unless `order` says otherwise)."""
     with sqlite3.connect(path) as conn:
         rows = conn.execute(
-            f"SELECT run_id FROM wfkit_runs WHERE {where} ORDER BY seq DESC LIMIT ?", (*params, size)
+            f"SELECT run_id FROM wfkit_runs WHERE {where} ORDER BY {order} LIMIT ?", (*params, size)
         ).fetchall()
     conn.close()
     return [r[0] for r in rows]
@@ -201,6 +224,8 @@ def send_key(app: Any, key: str, char: str | None) -> None:
 
 async def drive(path: Path, runs: int, spawned_at: float | None) -> dict[str, float]:
     """One app: launch, then every filter and back; seconds per measure."""
+    from textual.widgets import DataTable
+
     from wfkit.adapters import connect
     from wfkit.tui import TuiConfig, WfkitApp
     from wfkit.tui._runs import RunsScreen
@@ -210,6 +235,7 @@ async def drive(path: Path, runs: int, spawned_at: float | None) -> dict[str, fl
     prepared = time.perf_counter()
     everything = expected_page(path, "1 = 1", (), size)
     wanted = {name: expected_page(path, where, params, size) for name, _, where, params in filters(runs)}
+    wanted |= {name: expected_page(path, "1 = 1", (), size, order) for name, _, order, _ in SORTS}
     out: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -224,6 +250,18 @@ async def drive(path: Path, runs: int, spawned_at: float | None) -> dict[str, fl
                 and screen.table.row_count == len(keys)
                 and list(screen.rows) == keys
             )
+
+        return check
+
+    def sorted_by(keys: list[str], marked: str | None) -> Callable[[], bool]:
+        """The page `keys`, under headers where only `marked` (if any) carries the sort's arrow."""
+        page = shows(keys)
+
+        def check() -> bool:
+            if not page():
+                return False
+            labels = [column.label.plain for column in app.screen.query_one(DataTable).columns.values()]
+            return [label for label in labels if label.endswith(("▲", "▼"))] == ([marked] if marked else [])
 
         return check
 
@@ -248,6 +286,11 @@ async def drive(path: Path, runs: int, spawned_at: float | None) -> dict[str, fl
             send_key(app, "escape", "\x1b")
             await until(app, shows(everything), "all runs again")
             out[f"{name} clear"] = time.perf_counter() - t0
+        for name, key, _, header in SORTS:
+            t0 = time.perf_counter()
+            send_key(app, key, key)
+            await until(app, sorted_by(wanted[name], header), name)
+            out[name] = time.perf_counter() - t0
         await pilot.press("q")
     return out
 
@@ -351,6 +394,8 @@ def main() -> None:
     for name, _, _, _ in filters(args.runs):
         timed(name, f"{name} -> table updated", 0.2)
         timed(f"{name} clear", "  esc (all runs again) -> table updated", 0.2)
+    for name, key, _, _ in SORTS:
+        timed(name, f"{key}: {name} -> first page shown", 0.2)
     peak = max(peaks)
     rows.append(
         (

@@ -27,6 +27,7 @@ from wfkit import (
     RecordFilter,
     RecordStore,
     RoleScheduler,
+    SortKey,
     TimeoutRecord,
     TimeoutStore,
     WfkitError,
@@ -156,8 +157,11 @@ class FaultyStore:
         limit: int = 25,
         order: Order = Order.ASC,
         filters: RecordFilter | None = None,
+        sort: SortKey = SortKey.CREATED,
     ) -> builtins.list[Record]:
-        return await self._inner.list(workflow_name, offset=offset, limit=limit, order=order, filters=filters)
+        return await self._inner.list(
+            workflow_name, offset=offset, limit=limit, order=order, filters=filters, sort=sort
+        )
 
     async def count(self, workflow_name: str | None = None, *, filters: RecordFilter | None = None) -> int:
         return await self._inner.count(workflow_name, filters=filters)

@@ -10,12 +10,20 @@ import msgspec
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 
+HEADER_GRAPH = "graph"
+"""Header key: the workflow's graph as `WorkflowInfo.to_dict()` (names statuses, draws the graph)."""
+HEADER_OBJECTS = "objects"
+"""Header key: `{run id: {version: object as text}}`, what each committed version held."""
+
 
 class Trace:
     """Every delivery, write, fault, role change and clock move of a simulation, in order.
 
     Lines hold only simulated facts (virtual time, node numbers, seeded ids), never wall time,
     paths or process ids, so one seed always gives the same lines and the same `hash`.
+
+    `header` holds side facts for a trace file's header line (the graph, the objects written): they
+    help a reader replay a run but are never hashed, so adding one never changes a seed's hash.
     """
 
     def __init__(self, now: Callable[[], float], *, keep: bool = True) -> None:
@@ -24,6 +32,7 @@ class Trace:
         self.keep = keep
         self.lines: list[str] = []
         self.count = 0
+        self.header: dict[str, Any] = {}
 
     def add(self, kind: str, **fields: Any) -> None:
         fields["k"] = kind
@@ -34,6 +43,16 @@ class Trace:
         self.count += 1
         if self.keep:
             self.lines.append(line.decode())
+
+    def note(self, key: str, value: Any) -> None:
+        """Keep a side fact for the header line (not hashed, not a line)."""
+        self.header[key] = value
+
+    def keep_object(self, run_id: str, version: int, data: bytes) -> None:
+        """Keep what version `version` of a run held, for a replay (not hashed; only when keeping lines)."""
+        if self.keep:
+            runs = self.header.setdefault(HEADER_OBJECTS, {})
+            runs.setdefault(run_id, {})[str(version)] = data.decode("utf-8", "replace")
 
     @property
     def hash(self) -> str:

@@ -68,6 +68,12 @@ def test_list_json_is_one_array_with_objects_decoded(store: str) -> None:
         (["--state", "RUNNING", "--state", "paused"], []),
         (["--limit", "1", "--offset", "1"], ["o2"]),
         (["--limit", "2", "--oldest-first"], ["o1", "o2"]),
+        (["--sort", "status"], ["o3", "o2", "o1"]),  # REJECTED 7, EXPIRED 6, FULFILLED 5
+        (["--sort", "status", "--oldest-first"], ["o1", "o2", "o3"]),
+        (["--sort", "version"], ["o1", "o2", "o3"]),  # 5, 4 and 2 versions
+        (["--sort", "foreign-id", "--ascending", "--limit", "2", "--offset", "1"], ["o2", "o3"]),
+        (["--sort", "FOREIGN_ID", "--state", "completed"], ["o3", "o2", "o1"]),
+        (["--sort", "created", "--ascending"], ["o1", "o2", "o3"]),
     ],
 )
 def test_list_filters_and_pages(store: str, filters: list[str], expected: list[str]) -> None:
@@ -89,12 +95,28 @@ def test_list_says_where_the_next_page_starts(store: str) -> None:
         (["--status", "SHIPPED"], ["--status", "SHIPPED", "EXPIRED"]),
         (["--state", "done"], ["--state", "done", "COMPLETED"]),
         (["--limit", "0"], ["--limit"]),
+        (
+            ["--sort", "age"],
+            ["--sort", "'age' is not a sort key", "created, updated, status, foreign-id, version"],
+        ),
     ],
 )
 def test_list_misuse_is_one_line_and_exit_2(store: str, args: list[str], needles: list[str]) -> None:
     code, out, err = invoke("runs", "list", "--store", store, *args)
     assert (code, out) == (2, "")
     assert_one_line_error(err, *needles)
+
+
+def test_list_sorted_by_updated_shows_the_latest_write_first_and_says_so(store: str) -> None:
+    runs = invoke_json("runs", "list", "--store", store, "--sort", "updated")
+    stamps = [r["updated_at"] for r in runs]
+    assert stamps == sorted(stamps, reverse=True)
+    assert runs[0]["foreign_id"] == "o2"  # it waited out its payment window: the last to finish
+    code, out, err = invoke("runs", "list", "--store", store, "--sort", "updated", "--limit", "2")
+    assert code == 0, err
+    assert "runs 1-2 of 3, by updated, descending; --offset 2 for more" in out
+    code, out, err = invoke("runs", "list", "--store", store, "--sort", "foreign-id", "--ascending")
+    assert "runs 1-3 of 3, by foreign-id, ascending" in out
 
 
 def test_an_unknown_workflow_is_exit_1_naming_the_known_ones(store: str) -> None:

@@ -162,11 +162,13 @@ async def test_migrations_run_once_under_a_race_and_a_newer_schema_is_refused(my
         for s in stores:
             await s.close()
         async with conn.cursor() as cur:
-            await cur.execute(f"SELECT version FROM `{name}`.wfkit_schema")
-            assert list(await cur.fetchall()) == [(mysql.SCHEMA_VERSION,)]
+            await cur.execute(f"SELECT version FROM `{name}`.wfkit_schema ORDER BY version")
+            versions = list(await cur.fetchall())
+            assert versions == [(n,) for n in range(1, mysql.SCHEMA_VERSION + 1)]  # each applied once
             await cur.execute(f"INSERT INTO `{name}`.wfkit_schema VALUES (%s)", (mysql.SCHEMA_VERSION + 1,))
         with pytest.raises(
-            ConfigurationError, match=r"schema version 2, newer than this wfkit.*upgrade wfkit"
+            ConfigurationError,
+            match=rf"schema version {mysql.SCHEMA_VERSION + 1}, newer than this wfkit.*upgrade wfkit",
         ):
             await mysql.RecordStore(_db(url)).open()
     finally:

@@ -146,11 +146,15 @@ async def test_migrations_run_once_under_a_race_and_a_newer_schema_is_refused(pg
         await s.close()
     conn = await asyncpg.connect(pg_url, server_settings={"search_path": schema})
     try:
-        assert await conn.fetch("SELECT version FROM wfkit_schema") == [(postgres.SCHEMA_VERSION,)]
+        versions = await conn.fetch("SELECT version FROM wfkit_schema ORDER BY version")
+        assert versions == [(n,) for n in range(1, postgres.SCHEMA_VERSION + 1)]  # each applied once
         await conn.execute("INSERT INTO wfkit_schema (version) VALUES ($1)", postgres.SCHEMA_VERSION + 1)
     finally:
         await conn.close()
-    with pytest.raises(ConfigurationError, match=r"schema version 2, newer than this wfkit.*upgrade wfkit"):
+    with pytest.raises(
+        ConfigurationError,
+        match=rf"schema version {postgres.SCHEMA_VERSION + 1}, newer than this wfkit.*upgrade wfkit",
+    ):
         await postgres.RecordStore(_db(pg_url, schema)).open()
 
 

@@ -84,7 +84,10 @@ async def test_a_schema_newer_than_the_code_is_refused(tmp_path: Path) -> None:
         conn.execute("INSERT INTO wfkit_schema (version) VALUES (?)", (sqlite.SCHEMA_VERSION + 1,))
     conn.close()
     store = sqlite.RecordStore(path)
-    with pytest.raises(ConfigurationError, match=r"schema version 2, newer than this wfkit.*upgrade wfkit"):
+    with pytest.raises(
+        ConfigurationError,
+        match=rf"schema version {sqlite.SCHEMA_VERSION + 1}, newer than this wfkit.*upgrade wfkit",
+    ):
         await store.open()
 
 
@@ -94,7 +97,8 @@ async def test_the_file_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> 
         pass
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version FROM wfkit_schema").fetchall() == [(sqlite.SCHEMA_VERSION,)]
+        versions = conn.execute("SELECT version FROM wfkit_schema ORDER BY version").fetchall()
+        assert versions == [(n,) for n in range(1, sqlite.SCHEMA_VERSION + 1)]  # each applied once
     conn.close()
 
 

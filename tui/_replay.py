@@ -1,24 +1,29 @@
-"""Replay: step through a run's versions back and forth, with the graph position and object diff."""
+"""Replay: step through a run's versions back and forth, with the graph position and object diff.
+
+The screen walks a `Replay` (see `_steps`): a store run's history, or a run as a simulation trace
+recorded it; both get the same keys, graph pane and object/diff pane.
+"""
 
 from __future__ import annotations
 
+from rich.json import JSON
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, ScrollableContainer, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
-from wfkit import Record
 from wfkit.tui._actions import WfkitScreen
 from wfkit.tui._detail import object_renderable
-from wfkit.tui._format import diff_lines, span, stamp, state_text, state_word
-from wfkit.tui._graph import draw, statuses_visited
+from wfkit.tui._format import diff_lines, state_text, state_word
+from wfkit.tui._graph import draw
 from wfkit.tui._keys import bindings
 from wfkit.tui._service import Detail
+from wfkit.tui._steps import Replay, Step, replay_of_records
 
 
 class ReplayScreen(WfkitScreen):
-    """Version N of a run: where it was in the graph, and its object (or what changed since N-1)."""
+    """Step N of a run: where it was in the graph, and its object (or what changed since N-1)."""
 
     SCOPE = "replay"
     BINDINGS = bindings("replay")
@@ -30,11 +35,11 @@ class ReplayScreen(WfkitScreen):
     ReplayScreen #object-pane { width: 1fr; border-left: solid $primary; padding: 0 1; }
     """
 
-    def __init__(self, detail: Detail, *, step: int = 0) -> None:
+    def __init__(self, source: Detail | Replay, *, step: int = 0) -> None:
         super().__init__()
-        self.detail = detail
-        self.history: list[Record] = detail.history or [detail.record]
-        self.step = max(0, min(step, len(self.history) - 1))
+        self.source = source
+        self.replay = source if isinstance(source, Replay) else Replay("", ())
+        self.step = step
         self.diff = False
         self._player: Timer | None = None
 
@@ -49,62 +54,76 @@ class ReplayScreen(WfkitScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        if isinstance(self.source, Detail):  # the graph is the service's: known once the store is open
+            detail, service = self.source, self.wapp.service
+            info = service.infos.get(detail.record.workflow_name) if service else None
+            self.replay = replay_of_records(detail.row.foreign_id, detail.history or [detail.record], info)
+        self.step = max(0, min(self.step, len(self.replay.steps) - 1))
         self._show()
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return self.replay.steps
 
     @property
     def playing(self) -> bool:
         return self._player is not None
 
-    def _status_name(self, record: Record) -> str:
-        service = self.wapp.service
-        return service.status_name(record.workflow_name, record.status) if service else str(record.status)
-
     def _show(self) -> None:
-        history, i = self.history, self.step
-        record = history[i]
-        previous = history[i - 1] if i > 0 else None
-        row = self.detail.row
-        self.title = f"{row.foreign_id} » step {i + 1}/{len(history)}"
+        replay, i = self.replay, self.step
+        if not replay.steps:
+            self.title = f"{replay.name} » no steps"
+            self.query_one("#step", Static).update("nothing to replay: no versions recorded")
+            return
+        step = replay.steps[i]
+        previous = replay.steps[i - 1] if i > 0 else None
+        self.title = f"{replay.name} » step {i + 1}/{len(replay.steps)}"
         self.sub_title = " · ".join(
             [*(["▶ playing"] if self.playing else []), "diff" if self.diff else "object"]
         )
         line = Text.assemble(
-            (f"v{record.version} ", "bold"),
-            (self._status_name(record), "bold"),
+            (f"v{step.version} ", "bold"),
+            (replay.status_name(step.status), "bold"),
             "  ",
-            state_text(record.run_state, self.wapp.theme_colors),
-            f"  {stamp(record.updated_at)}",
+            state_text(step.run_state, self.wapp.theme_colors),
+            f"  {step.when}",
         )
-        if previous is not None:
-            line.append(f"  +{span((record.updated_at - previous.updated_at).total_seconds())}")
-        if record.meta.run_state_reason:
-            line.append(f"\nreason: {record.meta.run_state_reason}")
+        if step.delta:
+            line.append(f"  {step.delta}")
+        if step.note:
+            line.append(f"  · {step.note}", style="dim")
+        if step.reason:
+            line.append(f"\nreason: {step.reason}")
         self.query_one("#step", Static).update(line)
-        service = self.wapp.service
-        info = service.infos.get(record.workflow_name) if service else None
         graph = self.query_one("#graph", Static)
-        if info is None:
-            graph.update("(graph unknown)")
+        if replay.info is None:
+            graph.update(replay.missing_graph)
         else:
-            path = statuses_visited(history[: i + 1])
-            graph.update(draw(info, self.wapp.theme_colors, current=record.status, path=path))
-        self.query_one("#object", Static).update(
-            self._diff(previous, record) if self.diff else object_renderable(record.object)
-        )
+            graph.update(draw(replay.info, self.wapp.theme_colors, current=step.status, path=replay.path(i)))
+        if self.diff:
+            shown: JSON | Text = self._diff(previous, step)
+        elif step.object is None:
+            shown = Text("(the object of this version was not recorded)", style="dim")
+        else:
+            shown = object_renderable(step.object)
+        self.query_one("#object", Static).update(shown)
 
-    def _diff(self, previous: Record | None, record: Record) -> Text:
-        colors = self.wapp.theme_colors
+    def _diff(self, previous: Step | None, step: Step) -> Text:
+        colors, name = self.wapp.theme_colors, self.replay.status_name
         out = Text()
         if previous is None:
             out.append("first version: nothing to compare\n")
             return out
-        if previous.status != record.status:
-            out.append(f"status {self._status_name(previous)} → {self._status_name(record)}\n", style="bold")
-        if previous.run_state != record.run_state:
+        if previous.status != step.status:
+            out.append(f"status {name(previous.status)} → {name(step.status)}\n", style="bold")
+        if previous.run_state != step.run_state:
             out.append(
-                f"run state {state_word(previous.run_state)} → {state_word(record.run_state)}\n", style="bold"
+                f"run state {state_word(previous.run_state)} → {state_word(step.run_state)}\n", style="bold"
             )
-        changes = diff_lines(previous.object, record.object)
+        if previous.object is None or step.object is None:
+            out.append("objects not recorded: no object diff\n", style="dim")
+            return out
+        changes = diff_lines(previous.object, step.object)
         styles = {
             "+": colors.get("success", ""),
             "-": colors.get("error", ""),
@@ -125,10 +144,10 @@ class ReplayScreen(WfkitScreen):
         self._go(0)
 
     def action_last(self) -> None:
-        self._go(len(self.history) - 1)
+        self._go(len(self.steps) - 1)
 
     def _go(self, step: int) -> None:
-        step = max(0, min(step, len(self.history) - 1))
+        step = max(0, min(step, len(self.steps) - 1))
         if step != self.step:
             self.step = step
             self._show()
@@ -141,13 +160,14 @@ class ReplayScreen(WfkitScreen):
         if self._player is not None:
             self._stop()
         else:
-            if self.step == len(self.history) - 1:
+            if self.step == len(self.steps) - 1:
                 self.step = 0
-            self._player = self.set_interval(self.wapp.config.play_every, self._tick)
+            self._player = self.set_interval(self.wapp.config.play_every, self.tick)
         self._show()
 
-    def _tick(self) -> None:
-        if self.step >= len(self.history) - 1:
+    def tick(self) -> None:
+        """One beat of the player: the next step, or stop at the last."""
+        if self.step >= len(self.steps) - 1:
             self._stop()
             self._show()
             return

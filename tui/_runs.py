@@ -1,4 +1,4 @@
-"""The home screen: a live, paged, filterable table of runs with run-state chips."""
+"""The home screen: a live, paged, filterable, sortable table of runs with run-state chips."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from wfkit import Order
+from wfkit import Order, RecordFilter, SortKey
 from wfkit.tui._actions import RunControl
 from wfkit.tui._config import POLL_CHOICES
 from wfkit.tui._format import ago, short_id, state_text
@@ -27,6 +27,27 @@ COLUMNS = (
     ("version", "Ver"),
     ("updated", "Updated"),
 )
+
+SORTS: dict[SortKey, tuple[str, str | None]] = {
+    SortKey.CREATED: ("created", None),
+    SortKey.UPDATED: ("updated", "updated"),
+    SortKey.STATUS: ("status", "status"),
+    SortKey.FOREIGN_ID: ("foreign id", "foreign_id"),
+    SortKey.VERSION: ("version", "version"),
+}
+"""Each sort, in the order `s` cycles through them: its name and the column marked with its arrow
+(creation order has no column: the line above the table names it)."""
+
+
+def arrow(order: Order) -> str:
+    """▲ ascending, ▼ descending."""
+    return "▲" if order is Order.ASC else "▼"
+
+
+def column_labels(query: Query) -> tuple[str, ...]:
+    """The column headers, the sorted column's marked with its direction."""
+    marked = SORTS[query.sort][1]
+    return tuple(f"{label} {arrow(query.order)}" if key == marked else label for key, label in COLUMNS)
 
 
 class RunsScreen(RunControl):
@@ -49,7 +70,10 @@ class RunsScreen(RunControl):
         self.refreshed = ""
         self._timer: Timer | None = None
         self._cells: dict[str, tuple[Text, ...]] = {}
+        self._labels: tuple[str, ...] = ()
         self._stale = False
+        self.follow: str | None = None
+        """The run `F` follows: the cursor goes back to it after every refresh."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -66,8 +90,7 @@ class RunsScreen(RunControl):
     def on_mount(self) -> None:
         config = self.wapp.config
         self.live, self.interval = config.live, config.poll_interval
-        for key, label in COLUMNS:
-            self.table.add_column(label, key=key)
+        self._columns(column_labels(self.query_state))
         self.query_one("#filter", Input).cursor_blink = False
         self._timer = self.set_interval(self.interval, self._tick)
         self.app.theme_changed_signal.subscribe(self, self._retheme)
@@ -103,7 +126,7 @@ class RunsScreen(RunControl):
             page = await service.page(query, self.wapp.config.page_size)
             if self.live or self._stale or not self.rows:
                 self._stale = False  # a tick that replaced a key's load still shows the rows it asked for
-                self._fill(page.rows)
+                self._fill(page.rows, column_labels(query))
             self.page = page
             self._header()
             counts = await service.state_counts(query)  # after the table: the rows are what one waits for
@@ -128,12 +151,22 @@ class RunsScreen(RunControl):
             Text(ago(row.updated_at, now)),
         )
 
-    def _fill(self, rows: list[RunRow]) -> None:
-        """Update cells in place when the same runs are shown; else rebuild, keeping the cursor's run."""
+    def _columns(self, labels: tuple[str, ...]) -> None:
+        """(Re)create the columns with these headers (the sort arrow moves between them)."""
+        for (key, _), label in zip(COLUMNS, labels, strict=True):
+            self.table.add_column(label, key=key)
+        self._labels = labels
+
+    def _fill(self, rows: list[RunRow], labels: tuple[str, ...] | None = None) -> None:
+        """Update cells in place when the same runs are shown; else rebuild, keeping the cursor's run.
+
+        New column `labels` (another sort) rebuild the columns too.
+        """
         table = self.table
         keys = [r.run_id for r in rows]
         cells = {r.run_id: self._cells_of(r) for r in rows}
-        if keys == list(self.rows):
+        relabel = labels is not None and labels != self._labels
+        if keys == list(self.rows) and not relabel:
             for run_id, new in cells.items():
                 old = self._cells.get(run_id, ())
                 for (column, _), before, after in zip(COLUMNS, old, new, strict=True):
@@ -141,13 +174,16 @@ class RunsScreen(RunControl):
                         table.update_cell(run_id, column, after)
         else:
             current = table.current_key()
-            table.clear()
+            table.clear(columns=relabel)
+            if labels is not None and relabel:
+                self._columns(labels)
             for run_id in keys:
                 table.add_row(*cells[run_id], key=run_id)
             if current in cells:
                 table.move_cursor(row=table.get_row_index(current), animate=False)
         self.rows = {r.run_id: r for r in rows}
         self._cells = cells
+        self._stick()
 
     def _header(self) -> None:
         app = self.wapp
@@ -166,9 +202,11 @@ class RunsScreen(RunControl):
             pages = max(1, -(-page.total // size))
             first = page.offset + 1 if page.rows else 0
             bits.append(f"{first}-{page.offset + len(page.rows)} of {page.total} (page {q.page + 1}/{pages})")
-        bits.append("newest first" if q.order is Order.DESC else "oldest first")
+        bits.append(f"sort: {SORTS[q.sort][0]} {arrow(q.order)}")
         if q.text:
             bits.append(f"filter: {q.text}")
+        if self.follow is not None:
+            bits.append(self._follow_note())
         where.update(Text(" · ".join(bits)))
 
     # -- selection -------------------------------------------------------------------------------
@@ -222,7 +260,7 @@ class RunsScreen(RunControl):
             workflow = None if workflow in ("", "all", "*") else workflow
         else:
             workflow = q.workflow
-        self.query_state = Query(workflow, filters, q.order, 0, text)
+        self.query_state = replace(q, workflow=workflow, filters=filters, page=0, text=text)
         self._close_filter()
         self.load()
 
@@ -234,10 +272,18 @@ class RunsScreen(RunControl):
         if self.query_one("#filter", Input).has_class("open"):
             self._close_filter()
         elif self.query_state.text:
-            self.query_state = Query(self.query_state.workflow, order=self.query_state.order)
+            self.query_state = replace(self.query_state, filters=RecordFilter(), page=0, text="")
             self.load()
 
+    def action_cycle_sort(self) -> None:
+        """Sort by the next column (created, updated, status, foreign id, version), keeping the direction."""
+        sorts = list(SORTS)
+        following = sorts[(sorts.index(self.query_state.sort) + 1) % len(sorts)]
+        self.query_state = replace(self.query_state, sort=following, page=0)
+        self.load()
+
     def action_toggle_order(self) -> None:
+        """Reverse the sort's direction."""
         order = Order.ASC if self.query_state.order is Order.DESC else Order.DESC
         self.query_state = replace(self.query_state, order=order, page=0)
         self.load()
@@ -296,3 +342,101 @@ class RunsScreen(RunControl):
         from wfkit.tui._sim import SimulationScreen
 
         self.app.push_screen(SimulationScreen(self.wapp.trace))
+
+    # -- follow, go to, pager (F, :, e) ----------------------------------------------------------
+
+    def action_follow(self) -> None:
+        """Follow the selected run (the cursor sticks to it across refreshes), or stop following."""
+        if self.follow is not None:
+            self.follow = None
+            self.notify("stopped following")
+        else:
+            row = self.selected_row()
+            if row is None:
+                self.notify("select a run to follow", severity="warning")
+                return
+            self.follow = row.run_id
+            self.notify(f"following {row.foreign_id} ({short_id(row.run_id)}); F again to stop")
+        self._header()
+
+    def _stick(self) -> None:
+        """Put the cursor back on the followed run wherever a refresh moved it."""
+        if self.follow is not None and self.follow in self.rows and self.table.current_key() != self.follow:
+            self.table.move_cursor(row=self.table.get_row_index(self.follow), animate=False)
+
+    def _follow_note(self) -> str:
+        row = self.rows.get(self.follow or "")
+        if row is None:
+            return f"following {short_id(self.follow or '')} (not on this page)"
+        return f"following {row.foreign_id} at {row.status_name}"
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Moving the cursor off the followed run by hand stops following (refreshes put it back first)."""
+        key = self.table.current_key()
+        if self.follow is not None and self.follow in self.rows and key is not None and key != self.follow:
+            self.follow = None
+            self.notify("stopped following")
+            self._header()
+
+    def action_goto(self) -> None:
+        from wfkit.tui._modals import AskModal
+        from wfkit.tui._runtools import GOTO_HINT
+
+        self.app.push_screen(AskModal("Go to", GOTO_HINT, send="Go"), self.goto)
+
+    def goto(self, text: str | None) -> None:
+        """`:run ID-PREFIX` (or a foreign id) opens the run; `:runs WORKFLOW` (or `all`) filters."""
+        from wfkit import WfkitError
+        from wfkit.tui._runtools import parse_goto, workflow_named
+
+        if text is None or not text.strip():
+            return
+        service = self.wapp.service
+        try:
+            verb, arg = parse_goto(text)
+            if verb == "runs":
+                self.set_workflow(workflow_named(arg, service.infos if service is not None else ()))
+                return
+        except WfkitError as exc:
+            self.wapp.report(exc, "go to")
+            return
+        self._open_match(arg)
+
+    @work(group="goto")
+    async def _open_match(self, text: str) -> None:
+        from wfkit.tui._runtools import find_run
+
+        service = await self.wapp.get_service()
+        if service is None:
+            return
+        try:
+            run_id = await find_run(service, list(self.rows.values()), text)
+        except Exception as exc:
+            self.wapp.report(exc, "go to")
+            return
+        self.open_run(run_id)
+
+    def action_open_object(self) -> None:
+        """The selected run's object as JSON in `$PAGER` (the app is suspended meanwhile)."""
+        row = self.selected_row()
+        if row is None:
+            self.notify("select a run first", severity="warning")
+            return
+        self._page_object(row.run_id)
+
+    @work(group="pager")
+    async def _page_object(self, run_id: str) -> None:
+        from wfkit.tui._format import object_json
+        from wfkit.tui._runtools import show_in_pager
+
+        service = await self.wapp.get_service()
+        if service is None:
+            return
+        try:
+            record = (await service.detail(run_id)).record
+        except Exception as exc:
+            self.wapp.report(exc, "cannot read the object")
+            return
+        problem = show_in_pager(self.app, object_json(record.object) + "\n")
+        if problem is not None:
+            self.notify(problem, title="pager", severity="warning")

@@ -1,8 +1,8 @@
 """The TUI's data layer: pages of runs, a run's history, counts, and actions, over `wfkit.Admin`.
 
 Screens call only this, always from a worker, and get plain rows back. Filters are pushed down to
-the store (`RecordFilter`), and the runs table asks for one page at a time, so a store with 100k
-runs costs the same as one with ten.
+the store (`RecordFilter`), so is the sort (`SortKey`), and the runs table asks for one page at a
+time, so a store with 100k runs costs the same as one with ten.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from wfkit import (
     RecordFilter,
     RecordStore,
     RunState,
+    SortKey,
     Workflow,
     WorkflowInfo,
 )
@@ -53,7 +54,7 @@ class RunRow:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """What the runs table shows: a workflow (None for all), filters, order and page number."""
+    """What the runs table shows: a workflow (None for all), filters, order, page number and sort."""
 
     workflow: str | None = None
     filters: RecordFilter = field(default_factory=RecordFilter)
@@ -61,6 +62,8 @@ class Query:
     page: int = 0
     text: str = ""
     """The filter as the user typed it."""
+    sort: SortKey = SortKey.CREATED
+    """The column the store sorts by (`order` is its direction)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +142,7 @@ class Service:
         admin, wf = self.admin, query.workflow
         offset = query.page * page_size
         records = await admin.list(
-            wf, offset=offset, limit=page_size, order=query.order, filters=query.filters
+            wf, offset=offset, limit=page_size, order=query.order, filters=query.filters, sort=query.sort
         )
         total = await admin.count(wf, filters=query.filters)
         return RunsPage([self.row(r) for r in records], total, offset)

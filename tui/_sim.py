@@ -2,13 +2,15 @@
 
 Reads a `wfkit simulate --trace` file, or runs a seed of the loaded workflow (`n`, in a thread: the
 simulator owns its own event loop). The lines are drawn by a line-API view, so a trace of 100k
-lines costs no more than one screenful.
+lines costs no more than one screenful. `space` plays the lines, `v` replays the cursor line's run
+version by version (with its objects when the trace has them: always for a seed run here).
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -20,12 +22,18 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
+from wfkit.testing._trace import HEADER_GRAPH, HEADER_OBJECTS
 from wfkit.tui._actions import WfkitScreen
 from wfkit.tui._keys import bindings
 from wfkit.tui._modals import AskModal
 from wfkit.tui._simdata import SimTrace, from_report, line_text, load_trace
+
+if TYPE_CHECKING:
+    from wfkit import Clock, WorkflowInfo
+    from wfkit.adapters import Backend
 
 
 class TraceView(ScrollView, can_focus=True):
@@ -123,6 +131,8 @@ class SimulationScreen(WfkitScreen):
         super().__init__()
         self.path = path
         self.trace: SimTrace | None = None
+        self._player: Timer | None = None
+        self._replaying: tuple[Any, dict[int, int]] | None = None  # (ReplayScreen, step -> line)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -155,6 +165,7 @@ class SimulationScreen(WfkitScreen):
         self.view.focus()
 
     def show(self, trace: SimTrace) -> None:
+        self._stop()
         self.trace = trace
         self.title = f"simulation » {trace.source}" if trace.source else "simulation"
         summary = Text(trace.summary(), style="bold")
@@ -179,7 +190,7 @@ class SimulationScreen(WfkitScreen):
             return
         i = view.cursor
         fields = trace.fields(i)
-        bits = [f"line {i + 1}/{len(trace.lines)}"]
+        bits = [f"line {i + 1}/{len(trace.lines)}", *(["▶ playing"] if self.playing else [])]
         run = fields.get("run")
         if isinstance(run, str):
             at = trace.run_at(run, i)
@@ -187,6 +198,7 @@ class SimulationScreen(WfkitScreen):
                 bits.append(
                     f"run {run[:8]} at status {at.get('s')} v{at.get('v')} (run state {at.get('rs')})"
                 )
+            bits.append("v replays it")
         self.query_one("#where", Static).update(" · ".join(bits))
 
     def action_jump(self) -> None:
@@ -200,6 +212,88 @@ class SimulationScreen(WfkitScreen):
 
     def action_step(self, delta: int) -> None:
         self.view.action_move(delta)
+
+    def action_first(self) -> None:
+        self.view.go(0)
+
+    def action_last(self) -> None:
+        self.view.go(len(self.view.trace.lines) - 1)
+
+    # -- play ------------------------------------------------------------------------------------
+
+    @property
+    def playing(self) -> bool:
+        return self._player is not None
+
+    def action_play(self) -> None:
+        """Step through the lines every `play_every` seconds (from the top when at the end)."""
+        if self._player is not None:
+            self._stop()
+        elif self.trace is not None and self.trace.lines:
+            if self.view.cursor >= len(self.trace.lines) - 1:
+                self.view.go(0)
+            self._player = self.set_interval(self.wapp.config.play_every, self.tick)
+        self._where()
+
+    def tick(self) -> None:
+        """One beat of the player: the next line, or stop at the last."""
+        if self.trace is None or self.view.cursor >= len(self.trace.lines) - 1:
+            self._stop()
+            self._where()
+            return
+        self.view.go(self.view.cursor + 1)
+
+    def _stop(self) -> None:
+        if self._player is not None:
+            self._player.stop()
+            self._player = None
+
+    # -- replay of one run -----------------------------------------------------------------------
+
+    def action_replay(self) -> None:
+        """Replay the cursor line's run as the trace recorded it, at the version of that line."""
+        from wfkit.tui._replay import ReplayScreen
+
+        trace = self.trace
+        if trace is None or not trace.lines:
+            self.notify("no trace to replay: open one or run a seed (n)", severity="warning")
+            return
+        cursor = self.view.cursor
+        run_id = trace.run_of(cursor)
+        if run_id is None:
+            self.notify(
+                "this line concerns no run: move to a write, send or trigger line", severity="warning"
+            )
+            return
+        replay, lines = trace.replay(run_id, self._loaded_graph())
+        if not replay.steps:
+            self.notify(f"run {run_id[:8]} has no committed writes in this trace", severity="warning")
+            return
+        at = max((s for s, line in lines.items() if line <= cursor), default=0)
+        self._stop()
+        screen = ReplayScreen(replay, step=at)
+        self._replaying = (screen, lines)
+        self.app.push_screen(screen)
+
+    def on_screen_resume(self) -> None:
+        """Back from a replay: the cursor follows to the line of the step it ended on."""
+        if self._replaying is not None:
+            screen, lines = self._replaying
+            self._replaying = None
+            line = lines.get(screen.step)
+            if line is not None:
+                self.view.go(line)
+
+    def _loaded_graph(self) -> WorkflowInfo | None:
+        """The loaded workflow's graph (`--workflow`), for traces that do not record theirs."""
+        service = self.wapp.service
+        if service is not None and service.workflow is not None:
+            return service.workflow.info
+        if self.wapp.builder is not None:
+            from wfkit.cli._load import workflow_info
+
+            return workflow_info(self.wapp.builder)
+        return None
 
     def action_run_seed(self) -> None:
         if self.wapp.builder is None:
@@ -226,9 +320,32 @@ class SimulationScreen(WfkitScreen):
         from wfkit.testing import simulate
 
         builder: Any = self.wapp.builder
+        kept: list[Backend] = []
+
+        def backend(clock: Clock) -> Backend:  # the default memory adapters, kept to read the objects
+            from wfkit.adapters.memory import backend as memory_backend
+
+            kept.append(memory_backend(clock))
+            return kept[-1]
+
         try:
-            report = simulate(builder, seed=seed)
+            report = simulate(builder, seed=seed, backend=backend)
+            extra = asyncio.run(_side_facts(kept[-1], self._loaded_graph()))
         except Exception as exc:
             self.app.call_from_thread(self.wapp.report, exc, "simulation failed")
             return
-        self.app.call_from_thread(self.show, from_report(report))
+        self.app.call_from_thread(self.show, from_report(report, extra))
+
+
+async def _side_facts(backend: Backend, info: WorkflowInfo | None) -> dict[str, Any]:
+    """What a trace file's header may hold beside the lines: the graph and every version's object."""
+    store = backend.store
+    objects: dict[str, dict[str, str]] = {}
+    for record in await store.list(None, limit=1_000_000):
+        objects[record.run_id] = {
+            str(r.version): r.object.decode("utf-8", "replace") for r in await store.history(record.run_id)
+        }
+    extra: dict[str, Any] = {HEADER_OBJECTS: objects}
+    if info is not None:
+        extra[HEADER_GRAPH] = info.to_dict()
+    return extra

@@ -1,7 +1,8 @@
 """Simulation traces as the explorer reads them: a `wfkit simulate --trace` file, or a fresh `Report`.
 
-A trace file is a header line (`"k":"header"`: seed, nodes, plan, workload) and then one JSON line
-per simulated fact, exactly as hashed. Parsing is lazy: a line is decoded only when shown.
+A trace file is a header line (`"k":"header"`: seed, nodes, plan, workload, and optionally the
+workflow's graph and the objects written, which are never hashed) and then one JSON line per
+simulated fact, exactly as hashed. Parsing is lazy: a line is decoded only when shown.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wfkit import RunState, WorkflowInfo
 from wfkit._errors import WfkitError
+from wfkit.testing._trace import HEADER_GRAPH, HEADER_OBJECTS
+from wfkit.tui._steps import Replay, Step, seconds
 
 VIOLATION = '"k":"violation"'
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_RUN_PREFIX = re.compile(r"\brun ([0-9a-f]{8})\b")
 
 
 @dataclass(slots=True)
@@ -70,6 +75,79 @@ class SimTrace:
                 return self.fields(i)
         return None
 
+    def graph(self) -> WorkflowInfo | None:
+        """The workflow's graph from the header, when the trace recorded it."""
+        data = self.header.get(HEADER_GRAPH)
+        if not isinstance(data, dict):
+            return None
+        try:
+            return WorkflowInfo.from_dict(data)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def run_of(self, index: int) -> str | None:
+        """The run line `index` concerns: its `run` field, else a run id (or `run 1a2b3c4d`) in its text."""
+        fields = self.fields(index)
+        run = fields.get("run")
+        if isinstance(run, str) and run:
+            return run
+        line = self.lines[index] if 0 <= index < len(self.lines) else ""
+        found = _UUID.search(line)
+        if found:
+            return found.group(0)
+        prefix = _RUN_PREFIX.search(line)
+        if prefix:
+            needle = f'"run":"{prefix.group(1)}'
+            for other in self.lines:
+                at = other.find(needle)
+                if at >= 0:
+                    return other[at + 7 : at + 7 + 36]
+        return None
+
+    def replay(self, run_id: str, info: WorkflowInfo | None = None) -> tuple[Replay, dict[int, int]]:
+        """`run_id` as the trace recorded it: a step per committed write, and each step's line index.
+
+        `info` (the graph) is used when the header has none and every written status is one of it.
+        """
+        needle = f'"run":"{run_id}"'
+        objects = (self.header.get(HEADER_OBJECTS) or {}).get(run_id) or {}
+        steps: list[Step] = []
+        lines: dict[int, int] = {}
+        name = run_id[:8]
+        last_t: float | None = None
+        for i, line in enumerate(self.lines):
+            if needle not in line:
+                continue
+            fields = self.fields(i)
+            if fields.get("k") == "trigger" and isinstance(fields.get("fid"), str):
+                name = fields["fid"]
+            if fields.get("k") != "write":
+                continue
+            t = fields.get("t")
+            t = float(t) if isinstance(t, int | float) else 0.0
+            version = int(fields.get("v", 0))
+            text = objects.get(str(version))
+            steps.append(
+                Step(
+                    version,
+                    int(fields.get("s", 0)),
+                    _run_state(fields.get("rs")),
+                    text.encode() if isinstance(text, str) else None,
+                    f"t={seconds(t)}",
+                    "" if last_t is None else f"+{seconds(t - last_t)}",
+                    note=f"line {i + 1} · node {fields.get('n', '?')}",
+                )
+            )
+            lines[len(steps) - 1] = i
+            last_t = t
+        graph = self.graph()
+        if graph is None and info is not None and all(s.status in info.statuses for s in steps):
+            graph = info
+        missing = (
+            "(graph unknown: this trace does not record it; start with --workflow MODULE:ATTR to draw it)"
+        )
+        return Replay(name, tuple(steps), graph, missing), lines
+
 
 def load_trace(path: Path) -> SimTrace:
     """Read a `wfkit simulate --trace` file; `WfkitError` naming the problem otherwise."""
@@ -94,15 +172,26 @@ def load_trace(path: Path) -> SimTrace:
     return SimTrace(header, lines, source=str(path))
 
 
-def from_report(report: Any) -> SimTrace:
-    """A trace from a `wfkit.testing.Report` (violations are its violation lines)."""
+def from_report(report: Any, extra: dict[str, Any] | None = None) -> SimTrace:
+    """A trace from a `wfkit.testing.Report` (violations are its violation lines); `extra` adds
+    header facts (the graph, the objects)."""
     header = {
         "seed": report.seed,
         "nodes": report.nodes,
         "plan": report.plan.describe(),
         "workload": {"runs": report.workload.runs},
+        **(extra or {}),
     }
     return SimTrace(header, list(report.trace), source=f"seed {report.seed}")
+
+
+def _run_state(value: object) -> RunState:
+    if isinstance(value, int):
+        try:
+            return RunState(value)
+        except ValueError:
+            pass
+    return RunState.UNKNOWN
 
 
 def line_text(fields: dict[str, Any]) -> tuple[str, str, str]:

@@ -43,7 +43,7 @@ from wfkit._ports import (
     TimeoutStore,
 )
 from wfkit._process import ProcessState
-from wfkit._query import Order, RecordFilter
+from wfkit._query import Order, RecordFilter, SortKey
 from wfkit._record import (
     ConnectorEvent,
     Event,
@@ -95,6 +95,7 @@ __all__ = [
     "WorkflowInfo",
     "Edge",
     "Order",
+    "SortKey",
     "RecordFilter",
     "topic",
     "run_state_change_topic",

@@ -8,7 +8,7 @@ from wfkit._clock import Clock, SystemClock
 from wfkit._control import Action, control
 from wfkit._graph import WorkflowInfo
 from wfkit._ports import RecordStore
-from wfkit._query import Order, RecordFilter
+from wfkit._query import Order, RecordFilter, SortKey
 from wfkit._record import Record
 
 
@@ -34,8 +34,11 @@ class Admin:
         limit: int = 25,
         order: Order = Order.DESC,
         filters: RecordFilter | None = None,
+        sort: SortKey = SortKey.CREATED,
     ) -> builtins.list[Record]:
-        return await self.store.list(workflow_name, offset=offset, limit=limit, order=order, filters=filters)
+        return await self.store.list(
+            workflow_name, offset=offset, limit=limit, order=order, filters=filters, sort=sort
+        )
 
     async def count(self, workflow_name: str | None = None, *, filters: RecordFilter | None = None) -> int:
         return await self.store.count(workflow_name, filters=filters)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from wfkit._graph import WorkflowInfo
-from wfkit._query import Order, RecordFilter
+from wfkit._query import Order, RecordFilter, SortKey
 from wfkit._record import ConnectorEvent, Event, OutboxEvent, Record, TimeoutRecord
 
 
@@ -44,8 +44,10 @@ class RecordStore(Protocol):
         limit: int = 25,
         order: Order = Order.ASC,
         filters: RecordFilter | None = None,
+        sort: SortKey = SortKey.CREATED,
     ) -> builtins.list[Record]:
-        """A page of runs (latest versions) by creation order; `DESC` pages from the newest."""
+        """A page of runs (latest versions) by `sort` (creation order by default) in `order`;
+        ties fall back to creation order in the same direction, so pages are stable."""
         ...
 
     async def count(self, workflow_name: str | None = None, *, filters: RecordFilter | None = None) -> int:

@@ -1,4 +1,4 @@
-"""How callers ask a record store for a page of runs: order and filters."""
+"""How callers ask a record store for a page of runs: sort column, order and filters."""
 
 from __future__ import annotations
 
@@ -12,10 +12,30 @@ from wfkit._runstate import RunState
 
 
 class Order(enum.StrEnum):
-    """Page order by creation: ASC is oldest first, DESC newest first."""
+    """Page direction along the sort column: ASC is smallest (oldest) first, DESC largest (newest) first."""
 
     ASC = "asc"
     DESC = "desc"
+
+
+class SortKey(enum.StrEnum):
+    """The column a page of runs is sorted by (each run's latest version).
+
+    Ties are always broken by creation order in the same direction, so paging through any sort
+    never repeats or skips a run while nothing is written. Text sorts by code point and
+    `UPDATED` by time (wfkit's clocks stamp UTC, so the stored ISO text sorts as time does).
+    """
+
+    CREATED = "created"
+    """Creation order (the store's sequence): the default."""
+    UPDATED = "updated"
+    """When the latest version was written (`updated_at`)."""
+    STATUS = "status"
+    """The status number."""
+    FOREIGN_ID = "foreign_id"
+    """The foreign id."""
+    VERSION = "version"
+    """How many versions the run has."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import builtins
+import heapq
 import itertools
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from wfkit._clock import Clock, SystemClock
 from wfkit._errors import RecordNotFound, VersionConflict, WorkflowInProgress
 from wfkit._graph import WorkflowInfo
 from wfkit._ports import EventSender, EventStreamer
-from wfkit._query import Order, RecordFilter
+from wfkit._query import Order, RecordFilter, SortKey
 from wfkit._record import OutboxEvent, Record, outbox_event_for
 from wfkit._runstate import RunState
 from wfkit.adapters._feed import Subscribers
@@ -130,14 +133,27 @@ class RecordStore:
         limit: int = 25,
         order: Order = Order.ASC,
         filters: RecordFilter | None = None,
+        sort: SortKey = SortKey.CREATED,
     ) -> builtins.list[Record]:
-        """A page of runs (latest versions) by creation order; `DESC` pages from the newest."""
+        """A page of runs (latest versions) by `sort` in `order`; ties by creation order, same way."""
         if offset < 0 or limit < 0:
             raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
-        runs = self._runs(workflow_name, Order(order))
-        if filters is not None:
-            runs = filter(filters.matches, runs)
-        return builtins.list(itertools.islice(runs, offset, offset + limit))
+        order, sort = Order(order), SortKey(sort)
+        if sort is SortKey.CREATED:
+            runs = self._runs(workflow_name, order)
+            if filters is not None:
+                runs = filter(filters.matches, runs)
+            return builtins.list(itertools.islice(runs, offset, offset + limit))
+        # Only the first offset + limit runs are kept (a heap), not the whole sorted store.
+        value = _SORT_VALUES[sort]
+        ranked = (
+            (value(r), seq, r)
+            for seq, r in enumerate(self._runs(workflow_name, Order.ASC))
+            if filters is None or filters.matches(r)
+        )
+        pick = heapq.nsmallest if order is Order.ASC else heapq.nlargest
+        top = pick(offset + limit, ranked, key=_rank)
+        return [r for _, _, r in top[offset:]]
 
     async def count(self, workflow_name: str | None = None, *, filters: RecordFilter | None = None) -> int:
         """How many runs `list` would page through."""
@@ -177,3 +193,21 @@ class RecordStore:
     async def workflows(self) -> builtins.list[WorkflowInfo]:
         """Catalogue entries, by name."""
         return [self._catalogue[name] for name in sorted(self._catalogue)]
+
+
+def _utc(when: datetime) -> datetime:
+    """`when` comparable with aware datetimes (naive ones are taken as UTC, as the SQL stores do)."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+_SORT_VALUES: dict[SortKey, Callable[[Record], Any]] = {
+    SortKey.UPDATED: lambda r: _utc(r.updated_at),
+    SortKey.STATUS: lambda r: r.status,
+    SortKey.FOREIGN_ID: lambda r: r.foreign_id,
+    SortKey.VERSION: lambda r: r.meta.version,
+}
+"""What each sort other than creation order compares (ties then go by creation order)."""
+
+
+def _rank(item: tuple[Any, int, Record]) -> tuple[Any, int]:
+    return item[0], item[1]

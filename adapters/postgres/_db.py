@@ -86,6 +86,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             fence BIGINT NOT NULL
         )""",
     ),
+    # 2: the text columns runs are sorted by (SortKey) take the "C" collation, so they sort by code
+    # point whatever the database's locale (as SQLite, MySQL's utf8mb4_bin and Python do; equality
+    # is unchanged). No index per sort column: a sorted page of 100k runs costs tens of ms without
+    # one, and each index would slow every transition's update (and end PostgreSQL's HOT updates).
+    (
+        'ALTER TABLE wfkit_runs ALTER COLUMN foreign_id TYPE TEXT COLLATE "C", '
+        'ALTER COLUMN updated_at TYPE TEXT COLLATE "C"',
+    ),
 )
 """Migration n (1-based) is `MIGRATIONS[n - 1]`: statements applied in one transaction."""
 

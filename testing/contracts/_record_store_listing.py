@@ -1,15 +1,16 @@
-"""The listing half of the `RecordStore` contract: creation order, paging, filters and counts."""
+"""The listing half of the `RecordStore` contract: creation order, sorts, paging, filters and counts."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
 from wfkit._ports import RecordStore
-from wfkit._query import Order, RecordFilter
+from wfkit._query import Order, RecordFilter, SortKey
 from wfkit._record import Record
 from wfkit._runstate import RunState
 
@@ -252,3 +253,137 @@ class RecordStoreListingCases:
             assert await store.list(WORKFLOW, filters=none) == []
 
         self._run(record_store_factory, body)
+
+    # -- sorting by other columns than creation order ------------------------------------------
+
+    def _sortable_records(self) -> list[Record]:
+        """Runs (latest versions, in creation order) whose every sort key ties with others'.
+
+        Foreign ids differ in case and outside ASCII (code point order), statuses and versions
+        repeat, and `updated_at` is out of creation order, with and without a fraction of a second.
+        """
+        names = ("order-b", "Order-a", "order-a", "order-é", "order-Z", "order-a1")
+        records = []
+        for i in range(48):
+            record = make_record(
+                workflow_name=WORKFLOW if i % 3 else SECOND_WORKFLOW,
+                foreign_id=names[i % len(names)],
+                status=1 + (i * 7) % 5,
+                run_state=RunState.COMPLETED if i % 4 else RunState.CANCELLED,
+                created_at=T0 + timedelta(seconds=i),
+            )
+            for _ in range((i * 5) % 4):
+                record = next_version(record)
+            if record.meta.version > 1:
+                late = timedelta(seconds=100 + (i * 13) % 17, microseconds=500_000 if i % 5 == 0 else 0)
+                record = replace(record, updated_at=T0 + late)
+            records.append(record)
+        return records
+
+    async def _store_versions(self, store: RecordStore, records: list[Record]) -> None:
+        """Create every run in order, then write each run's later versions up to the given one."""
+        for r in records:
+            await store.store(replace(r, meta=replace(r.meta, version=1), updated_at=r.created_at))
+        for r in records:
+            for version in range(2, r.meta.version + 1):
+                at = r.updated_at if version == r.meta.version else r.created_at
+                await store.store(replace(r, meta=replace(r.meta, version=version), updated_at=at))
+
+    def test_sorts_by_every_key_both_ways_with_ties_in_creation_order(
+        self, record_store_factory: RecordStoreFactory
+    ) -> None:
+        async def body(store: RecordStore) -> None:
+            records = self._sortable_records()
+            await self._store_versions(store, records)
+            for sort in SortKey:
+                for order in Order:
+                    want = _sorted(records, sort, order)
+                    got = await store.list(limit=1000, order=order, sort=sort)
+                    assert _ids(got) == _ids(want), (sort, order)
+                    assert got == want, (sort, order)
+                    paged: list[Record] = []
+                    for offset in range(0, len(records), 7):  # pages neither repeat nor skip a run
+                        paged += await store.list(offset=offset, limit=7, order=order, sort=sort)
+                    assert _ids(paged) == _ids(want), (sort, order)
+                    assert _ids(await store.list(offset=40, limit=5, order=order, sort=sort)) == _ids(
+                        want[40:45]
+                    )
+                    assert await store.list(offset=len(records), limit=5, order=order, sort=sort) == []
+                    assert await store.list(limit=0, order=order, sort=sort) == []
+            default = await store.list(limit=1000)
+            assert default == await store.list(limit=1000, sort=SortKey.CREATED) == records
+
+        self._run(record_store_factory, body)
+
+    def test_sorts_combine_with_workflow_filters_and_paging(
+        self, record_store_factory: RecordStoreFactory
+    ) -> None:
+        async def body(store: RecordStore) -> None:
+            records = self._sortable_records()
+            await self._store_versions(store, records)
+            cases = [
+                (WORKFLOW, RecordFilter()),
+                (SECOND_WORKFLOW, RecordFilter(run_states=[RunState.COMPLETED])),
+                (None, RecordFilter(statuses=[1, 3, 4])),
+                (WORKFLOW, RecordFilter(foreign_ids=["order-a", "Order-a", "order-é"])),
+                (None, RecordFilter(created_after=T0 + timedelta(seconds=9), statuses=[2, 5])),
+            ]
+            for workflow, filters in cases:
+                chosen = [
+                    r
+                    for r in records
+                    if (workflow is None or r.workflow_name == workflow) and filters.matches(r)
+                ]
+                assert await store.count(workflow, filters=filters) == len(chosen)
+                for sort in SortKey:
+                    for order in Order:
+                        want = _sorted(chosen, sort, order)
+                        got = await store.list(workflow, limit=1000, order=order, filters=filters, sort=sort)
+                        assert _ids(got) == _ids(want), (workflow, filters, sort, order)
+                        page = await store.list(
+                            workflow, offset=2, limit=3, order=order, filters=filters, sort=sort
+                        )
+                        assert _ids(page) == _ids(want[2:5]), (workflow, filters, sort, order)
+
+        self._run(record_store_factory, body)
+
+    def test_sorting_by_updated_or_version_follows_the_latest_write(
+        self, record_store_factory: RecordStoreFactory
+    ) -> None:
+        async def body(store: RecordStore) -> None:
+            records = [
+                make_record(foreign_id=f"user-{i}", created_at=T0 + timedelta(seconds=i)) for i in range(5)
+            ]
+            await _store_all(store, records)
+            # Every key ties or agrees with creation order: each sort is creation order.
+            for sort in SortKey:
+                assert _ids(await store.list(sort=sort)) == _ids(records), sort
+                assert _ids(await store.list(sort=sort, order=Order.DESC)) == _ids(records[::-1]), sort
+            oldest = next_version(records[0], status=2, run_state=RunState.RUNNING)
+            oldest = replace(oldest, updated_at=T0 + timedelta(minutes=5))
+            await store.store(oldest)
+            newest_first = await store.list(order=Order.DESC, sort=SortKey.UPDATED)
+            assert _ids(newest_first) == _ids([oldest, *records[:0:-1]])
+            assert (await store.list(order=Order.DESC, sort=SortKey.VERSION))[0] == oldest
+            assert (await store.list(order=Order.DESC, sort=SortKey.STATUS))[0] == oldest
+            assert _ids(await store.list(sort=SortKey.VERSION)) == _ids([*records[1:], oldest])
+            # Creation order does not move.
+            assert _ids(await store.list()) == _ids([oldest, *records[1:]])
+
+        self._run(record_store_factory, body)
+
+
+def _sorted(records: list[Record], sort: SortKey, order: Order) -> list[Record]:
+    """What `list(sort=sort, order=order)` must return: by the key, ties by creation order."""
+    keys: dict[SortKey, Callable[[Record], Any]] = {
+        SortKey.CREATED: lambda r: 0,
+        SortKey.UPDATED: lambda r: r.updated_at,
+        SortKey.STATUS: lambda r: r.status,
+        SortKey.FOREIGN_ID: lambda r: r.foreign_id,
+        SortKey.VERSION: lambda r: r.meta.version,
+    }
+    key = keys[sort]
+    ranked = sorted(enumerate(records), key=lambda pair: (key(pair[1]), pair[0]))
+    if order is Order.DESC:
+        ranked.reverse()
+    return [r for _, r in ranked]

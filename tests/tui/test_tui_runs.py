@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from _tuiapp import make_app, settle
@@ -101,7 +102,7 @@ async def test_pages_through_the_store_a_page_at_a_time(real_store):
         await pilot.press("left_square_bracket")
         await settle(pilot)
         assert foreign_ids(screen) == ["order-3", "order-2"]
-        await pilot.press("s")  # oldest first, from page 1
+        await pilot.press("S")  # oldest first, from page 1
         await settle(pilot)
         assert foreign_ids(screen) == ["order-1", "order-2"]
 
@@ -235,3 +236,109 @@ async def test_ctrl_t_switches_to_the_light_theme_and_recolours_the_run_states(r
         light = screen.query_one("#runs", VimTable).get_cell(ids["order-3"], "state").style
         assert light == app.theme_variables["primary"]
         assert light != dark
+
+
+def where(screen: RunsScreen) -> str:
+    return str(screen.query_one("#where", Static).render())
+
+
+def headers(screen: RunsScreen) -> list[str]:
+    return [column.label.plain for column in screen.query_one("#runs", VimTable).columns.values()]
+
+
+async def _later_version(app: object, foreign_id: str, **changes: object) -> None:
+    """Write the run's next version, stamped at the frozen clock (later than every fixed record)."""
+    service = app.service  # type: ignore[attr-defined]
+    store = service.admin.store
+    run = next(r for r in await store.list(limit=100) if r.foreign_id == foreign_id)
+    meta = replace(run.meta, version=run.meta.version + 1)
+    await store.store(replace(run, meta=meta, updated_at=FROZEN, **changes))
+
+
+async def test_s_cycles_the_sort_column_and_shift_s_reverses_it(fixed_store):
+    app = make_app(fixed_store)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        screen = runs_screen(app)
+        await _later_version(app, "order-0003", run_state=RunState.PAUSED)  # now version 5, updated last
+        await pilot.press("R")
+        await settle(pilot)
+        short = [f"order-000{n}" for n in (6, 5, 4, 3, 2, 1)]
+        assert foreign_ids(screen) == short
+        assert "sort: created ▼" in where(screen)
+        assert headers(screen) == ["Workflow", "Foreign id", "Run", "Status", "State", "Ver", "Updated"]
+
+        expected = [
+            ("updated ▼", "Updated ▼", [3, 6, 5, 4, 2, 1]),
+            ("status ▼", "Status ▼", [2, 6, 1, 5, 4, 3]),  # REJECTED 7, EXPIRED 6, FULFILLED 5, then 3s
+            ("foreign id ▼", "Foreign id ▼", [6, 5, 4, 3, 2, 1]),
+            ("version ▼", "Ver ▼", [1, 6, 5, 4, 3, 2]),  # 7, 6, then 5 5 5 newest first, then 4
+        ]
+        for name, header, order in expected:
+            await pilot.press("s")
+            await settle(pilot)
+            assert foreign_ids(screen) == [f"order-000{n}" for n in order], name
+            assert f"sort: {name}" in where(screen)
+            assert header in headers(screen)
+            assert sum("▲" in h or "▼" in h for h in headers(screen)) == 1
+
+        await pilot.press("S")  # version, ascending: ties in creation order
+        await settle(pilot)
+        assert foreign_ids(screen) == [f"order-000{n}" for n in (2, 3, 4, 5, 6, 1)]
+        assert "Ver ▲" in headers(screen)
+        assert "sort: version ▲" in where(screen)
+        await pilot.press("s")  # back to creation order, still ascending
+        await settle(pilot)
+        assert foreign_ids(screen) == short[::-1]
+        assert "sort: created ▲" in where(screen)
+        assert not any("▲" in h or "▼" in h for h in headers(screen))
+
+
+async def test_paging_and_filters_keep_the_sort(fixed_store):
+    app = make_app(fixed_store, page_size=2)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        screen = runs_screen(app)
+        await pilot.press("s", "s")  # status, descending
+        await settle(pilot)
+        assert foreign_ids(screen) == ["order-0002", "order-0006"]
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert foreign_ids(screen) == ["order-0001", "order-0005"]
+        assert "3-4 of 6 (page 2/3)" in where(screen)
+        await pilot.press("S")  # reversing starts from the first page again
+        await settle(pilot)
+        assert foreign_ids(screen) == ["order-0003", "order-0004"]
+        assert "1-2 of 6 (page 1/3)" in where(screen)
+        await pilot.press("slash", *"state:paused,cancelled,completed", "enter")
+        await settle(pilot)
+        assert foreign_ids(screen) == ["order-0004", "order-0005"]  # status 3, 3, then 5, 6, 7
+        assert "sort: status ▲" in where(screen)
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert foreign_ids(screen) == ["order-0001", "order-0006"]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert foreign_ids(screen) == ["order-0003", "order-0004"]
+        assert "sort: status ▲" in where(screen)
+
+
+async def test_the_cursor_stays_on_its_run_when_the_sort_changes(fixed_store):
+    app = make_app(fixed_store)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        screen = runs_screen(app)
+        await pilot.press("j")  # order-0005
+        await pilot.press("s", "s")  # status: order-0005 moves to the fourth row
+        await settle(pilot)
+        assert screen.selected_row().foreign_id == "order-0005"
+        assert screen.query_one("#runs", VimTable).cursor_row == 3
+
+
+def test_help_names_the_sort_keys_and_x_for_the_simulation() -> None:
+    from wfkit.tui._keys import help_rows
+
+    rows = {(keys, text) for _, keys, text in help_rows(("runs",), read_only=False)}
+    assert ("s", "Sort by next column") in rows
+    assert ("S", "Reverse sort") in rows
+    assert ("x", "Simulation") in rows

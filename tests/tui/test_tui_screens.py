@@ -182,7 +182,7 @@ async def test_simulation_explorer_runs_a_seed_of_the_loaded_workflow(fixed_stor
     app = make_app(fixed_store, builder=orders_builder())
     async with app.run_test() as pilot:
         await settle(pilot)
-        await pilot.press("S")
+        await pilot.press("x")
         screen = app.screen
         assert isinstance(screen, SimulationScreen)
         await pilot.press("n")

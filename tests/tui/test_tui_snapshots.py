@@ -7,9 +7,11 @@ Regenerate after a deliberate change (or a Textual upgrade) with
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from _tuiapp import make_app, settle
+from _tuitrace import trace_lines, write
 from textual.pilot import Pilot
 
 
@@ -32,6 +34,9 @@ class TestTUILooks:
     def test_runs_screen_filtered(self, snap_compare: Any, fixed_store: str) -> None:
         assert snap_compare(make_app(fixed_store), run_before=keys("slash", *"state:paused,running", "enter"))
 
+    def test_runs_screen_sorted_by_status(self, snap_compare: Any, fixed_store: str) -> None:
+        assert snap_compare(make_app(fixed_store), run_before=keys("s", "s", "S"))
+
     def test_run_detail(self, snap_compare: Any, fixed_store: str) -> None:
         assert snap_compare(make_app(fixed_store), run_before=keys("j", "j", "enter"))
 
@@ -41,6 +46,13 @@ class TestTUILooks:
     def test_replay_at_step_5_with_diff(self, snap_compare: Any, fixed_store: str) -> None:
         run_before = keys("G", "enter", "v", *"]]]]", "d")
         assert snap_compare(make_app(fixed_store), run_before=run_before)
+
+    def test_trace_replay_at_step_3_with_diff(
+        self, snap_compare: Any, fixed_store: str, tmp_path: Path
+    ) -> None:
+        app = make_app(fixed_store)
+        app.trace = write(tmp_path / "trace.jsonl", trace_lines())
+        assert snap_compare(app, run_before=keys(*"jjjjj", "v", "right_square_bracket", "d"))
 
     def test_graph_of_a_run(self, snap_compare: Any, fixed_store: str) -> None:
         assert snap_compare(make_app(fixed_store), run_before=keys("G", "k", "k", "f"))

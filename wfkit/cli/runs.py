@@ -31,7 +31,7 @@ from wfkit.cli._common import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from wfkit import Record, RunState, WorkflowInfo
+    from wfkit import Record, RunState, SortKey, WorkflowInfo
 
 runs_app = typer.Typer(
     name="runs",
@@ -41,6 +41,8 @@ runs_app = typer.Typer(
 )
 
 RunId = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id.", show_default=False)]
+SORTS = ("created", "updated", "status", "foreign-id", "version")
+"""`--sort` values: `wfkit.SortKey` members as the command line spells them."""
 _STYLE = {"COMPLETED": "green", "PAUSED": "yellow", "CANCELLED": "red", "DATA_DELETED": "dim"}
 
 
@@ -84,12 +86,26 @@ def list_runs(
         int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many runs.")
     ] = 25,
     offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many runs first.")] = 0,
-    oldest_first: Annotated[bool, typer.Option("--oldest-first", help="Oldest runs first.")] = False,
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort",
+            metavar="KEY",
+            help=f"Sort by {', '.join(SORTS[:-1])} or {SORTS[-1]} of each run's latest version, "
+            "largest (newest) first; ties in creation order.",
+            autocompletion=lambda: list(SORTS),
+        ),
+    ] = "created",
+    oldest_first: Annotated[
+        bool,
+        typer.Option("--oldest-first", "--ascending", help="Oldest (with --sort, smallest) first."),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """List runs, newest first, with filters."""
-    from wfkit import Admin, Order, RecordFilter, WfkitError
+    """List runs, newest first (or by --sort), with filters."""
+    from wfkit import Admin, Order, RecordFilter, SortKey, WfkitError
 
+    sort_key = _sort_key(sort)
     run_states = [_run_state(text) for text in state or ()]
     backend = connect_store(store)
 
@@ -106,7 +122,9 @@ def list_runs(
                 run_states=tuple(run_states),
             )
             order = Order.ASC if oldest_first else Order.DESC
-            records = await admin.list(workflow, offset=offset, limit=limit, order=order, filters=filters)
+            records = await admin.list(
+                workflow, offset=offset, limit=limit, order=order, filters=filters, sort=sort_key
+            )
             return records, await admin.count(workflow, filters=filters), infos
 
     records, total, infos = asyncio.run(fetch())
@@ -120,8 +138,11 @@ def list_runs(
     console.print(_runs_table(records, infos))
     end = offset + len(records)
     more = f"; --offset {end} for more" if end < total else ""
-    order_text = "oldest" if oldest_first else "newest"
-    console.print(f"runs {offset + 1}-{end} of {total}, {order_text} first{more}", style="dim")
+    if sort_key is SortKey.CREATED:
+        order_text = "oldest first" if oldest_first else "newest first"
+    else:
+        order_text = f"by {sort_key.value.replace('_', '-')}, {'ascending' if oldest_first else 'descending'}"
+    console.print(f"runs {offset + 1}-{end} of {total}, {order_text}{more}", style="dim")
 
 
 @runs_app.command("show")
@@ -267,6 +288,16 @@ def _run_state(text: str) -> RunState:
         return RunState(int(name))
     names = ", ".join(s.name for s in RunState if s.valid)
     raise usage_error(f"{text!r} is not a run state: use one of {names}", "--state")
+
+
+def _sort_key(text: str) -> SortKey:
+    """The `SortKey` of a `--sort` value (`foreign-id` or `foreign_id`, any case)."""
+    from wfkit import SortKey
+
+    wanted = text.strip().lower().replace("-", "_").replace(" ", "_")
+    if wanted in {key.value for key in SortKey}:
+        return SortKey(wanted)
+    raise usage_error(f"{text!r} is not a sort key: use one of {', '.join(SORTS)}", "--sort")
 
 
 def _statuses(texts: Sequence[str], infos: dict[str, WorkflowInfo], workflow: str | None) -> tuple[int, ...]:
