@@ -7,9 +7,63 @@ its four adapters as one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
+
+from wfkit._errors import ConfigurationError
+
+
+class SharedLife:
+    """Open with the first user and close with the last: how one dialect `Database` serves the four
+    adapters of a backend. Subclasses say how to `_connect` (and migrate) and `_disconnect`."""
+
+    _users = 0
+    _life: asyncio.Lock | None = None
+
+    async def _connect(self) -> None:
+        raise NotImplementedError
+
+    async def _disconnect(self) -> None:
+        raise NotImplementedError
+
+    def _life_lock(self) -> asyncio.Lock:
+        if self._life is None:
+            self._life = asyncio.Lock()
+        return self._life
+
+    async def open(self) -> None:
+        """Connect (and migrate) for the first user; count later ones."""
+        async with self._life_lock():
+            self._users += 1
+            if self._users > 1:
+                return
+            try:
+                await self._connect()
+            except BaseException:
+                self._users -= 1
+                raise
+
+    async def close(self) -> None:
+        """Disconnect once the last user has closed."""
+        async with self._life_lock():
+            if not self._users:
+                return
+            self._users -= 1
+            if not self._users:
+                await self._disconnect()
+
+
+def migrations_to_apply(current: int, latest: int, database: str, extra: str) -> range:
+    """The migration numbers a database at schema version `current` lacks, or the error that names
+    the fix when a newer wfkit migrated it (`extra` is the pip extra: `sqlite`, `postgres`, ...)."""
+    if current > latest:
+        raise ConfigurationError(
+            f"{database} has schema version {current}, newer than this wfkit understands ({latest}): "
+            f"upgrade wfkit (pip install -U 'wfkit[{extra}]')"
+        )
+    return range(current + 1, latest + 1)
 
 
 class Openable(Protocol):

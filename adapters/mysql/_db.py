@@ -25,7 +25,7 @@ import aiomysql
 
 from wfkit._errors import ConfigurationError, WfkitError
 from wfkit.adapters import mask_url
-from wfkit.adapters._sqlbase import DatabaseUser
+from wfkit.adapters._sqlbase import DatabaseUser, SharedLife, migrations_to_apply
 
 SCHEMES = ("mysql", "mariadb")
 NOW_US = "CAST(UNIX_TIMESTAMP(SYSDATE(6)) * 1000000 AS SIGNED)"
@@ -181,7 +181,7 @@ class Conn:
         return None if row is None else row[0]
 
 
-class Database:
+class Database(SharedLife):
     """A pool on one MySQL/MariaDB database (opened by the first adapter, closed by the last)."""
 
     def __init__(
@@ -192,8 +192,6 @@ class Database:
         self.connect_timeout = connect_timeout
         self._min_size, self._max_size = min_size, max_size
         self._pool: Any = None
-        self._users = 0
-        self._lock = asyncio.Lock()
 
     @property
     def where(self) -> str:
@@ -212,47 +210,37 @@ class Database:
             "is running and the URL's host, port, user and database are right"
         )
 
-    async def open(self) -> None:
-        """Connect the pool (within `connect_timeout`) and migrate the schema; counts its users."""
-        async with self._lock:
-            self._users += 1
-            if self._pool is not None:
-                return
-            try:
-                pool = await asyncio.wait_for(
-                    aiomysql.create_pool(
-                        minsize=self._min_size,
-                        maxsize=self._max_size,
-                        autocommit=True,
-                        charset="utf8mb4",
-                        connect_timeout=self.connect_timeout,
-                        client_flag=_FOUND_ROWS,
-                        init_command="SET SESSION sql_notes = 0",
-                        **self._args,
-                    ),
-                    self.connect_timeout,
-                )
-            except (OSError, TimeoutError, aiomysql.MySQLError) as exc:
-                self._users -= 1
-                raise self._unreachable(exc) from exc
-            try:
-                await self._migrate(pool)
-            except BaseException:
-                self._users -= 1
-                pool.close()
-                await pool.wait_closed()
-                raise
-            self._pool = pool
+    async def _connect(self) -> None:
+        """Connect the pool (within `connect_timeout`) and migrate the schema."""
+        try:
+            pool = await asyncio.wait_for(
+                aiomysql.create_pool(
+                    minsize=self._min_size,
+                    maxsize=self._max_size,
+                    autocommit=True,
+                    charset="utf8mb4",
+                    connect_timeout=self.connect_timeout,
+                    client_flag=_FOUND_ROWS,
+                    init_command="SET SESSION sql_notes = 0",
+                    **self._args,
+                ),
+                self.connect_timeout,
+            )
+        except (OSError, TimeoutError, aiomysql.MySQLError) as exc:
+            raise self._unreachable(exc) from exc
+        try:
+            await self._migrate(pool)
+        except BaseException:
+            pool.close()
+            await pool.wait_closed()
+            raise
+        self._pool = pool
 
-    async def close(self) -> None:
-        async with self._lock:
-            self._users = max(self._users - 1, 0)
-            if self._users:
-                return
-            pool, self._pool = self._pool, None
-            if pool is not None:
-                pool.close()
-                await pool.wait_closed()
+    async def _disconnect(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+            await pool.wait_closed()
 
     async def _migrate(self, pool: Any) -> None:
         lock = "wfkit_migrate:" + hashlib.sha1(str(self._args["db"]).encode()).hexdigest()[:32]
@@ -263,13 +251,8 @@ class Database:
             try:
                 await conn.execute(f"CREATE TABLE IF NOT EXISTS wfkit_schema (version INT NOT NULL) {_TABLE}")
                 current = await conn.fetchval("SELECT MAX(version) FROM wfkit_schema") or 0
-                if current > SCHEMA_VERSION:
-                    raise ConfigurationError(
-                        f"MySQL database {mask_url(self.url)!r} has schema version {current}, newer than "
-                        f"this wfkit understands ({SCHEMA_VERSION}): upgrade wfkit "
-                        "(pip install -U 'wfkit[mysql]')"
-                    )
-                for number in range(current + 1, SCHEMA_VERSION + 1):
+                database = f"MySQL database {mask_url(self.url)!r}"
+                for number in migrations_to_apply(current, SCHEMA_VERSION, database, "mysql"):
                     for statement in MIGRATIONS[number - 1]:
                         await conn.execute(statement)
                     await conn.execute("INSERT INTO wfkit_schema (version) VALUES (%s)", (number,))

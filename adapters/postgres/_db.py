@@ -24,7 +24,7 @@ import asyncpg
 
 from wfkit._errors import ConfigurationError, WfkitError
 from wfkit.adapters import mask_url
-from wfkit.adapters._sqlbase import DatabaseUser
+from wfkit.adapters._sqlbase import DatabaseUser, SharedLife, migrations_to_apply
 from wfkit.adapters._sqlerrors import DiskFull, StoreUnavailable
 from wfkit.adapters._sqlreads import numbered
 
@@ -133,7 +133,7 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-class Database:
+class Database(SharedLife):
     """A pool on one PostgreSQL database (opened by the first adapter, closed by the last)."""
 
     def __init__(
@@ -156,8 +156,6 @@ class Database:
         self._pool: asyncpg.Pool | None = None
         self._mapped: MappedPool | None = None
         self.listener = Listener(self._connect_listener, host_and_port(url))
-        self._users = 0
-        self._lock = asyncio.Lock()
 
     @property
     def pool(self) -> MappedPool:
@@ -192,49 +190,39 @@ class Database:
             "is running and the URL's host, port, user and database are right"
         )
 
-    async def open(self) -> None:
-        """Connect the pool (within `connect_timeout`) and migrate the schema; counts its users."""
-        async with self._lock:
-            self._users += 1
-            if self._pool is not None:
-                return
-            try:
-                pool = await asyncio.wait_for(
-                    asyncpg.create_pool(
-                        self.url,
-                        min_size=self._min_size,
-                        max_size=self._max_size,
-                        timeout=self.connect_timeout,
-                        server_settings=self._settings(),
-                        reset=_keep_session,
-                    ),
-                    self.connect_timeout,
-                )
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                self._users -= 1
-                raise self._unreachable(exc) from exc
-            try:
-                await self._migrate(pool)
-            except BaseException:
-                self._users -= 1
-                await pool.close()
-                raise
-            self._pool = pool
-            self._mapped = MappedPool(pool, self)
+    async def _connect(self) -> None:
+        """Connect the pool (within `connect_timeout`) and migrate the schema."""
+        try:
+            pool = await asyncio.wait_for(
+                asyncpg.create_pool(
+                    self.url,
+                    min_size=self._min_size,
+                    max_size=self._max_size,
+                    timeout=self.connect_timeout,
+                    server_settings=self._settings(),
+                    reset=_keep_session,
+                ),
+                self.connect_timeout,
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise self._unreachable(exc) from exc
+        try:
+            await self._migrate(pool)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+        self._mapped = MappedPool(pool, self)
 
-    async def close(self) -> None:
-        async with self._lock:
-            self._users = max(self._users - 1, 0)
-            if self._users:
-                return
-            pool, self._pool, self._mapped = self._pool, None, None
-            await self.listener.close()
-            self.listener = Listener(self._connect_listener, host_and_port(self.url))
-            if pool is not None:
-                try:
-                    await asyncio.wait_for(pool.close(), self.connect_timeout)
-                except (TimeoutError, *_MAPPED):
-                    pool.terminate()  # the server is gone: nothing left to close politely
+    async def _disconnect(self) -> None:
+        pool, self._pool, self._mapped = self._pool, None, None
+        await self.listener.close()
+        self.listener = Listener(self._connect_listener, host_and_port(self.url))
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), self.connect_timeout)
+            except (TimeoutError, *_MAPPED):
+                pool.terminate()  # the server is gone: nothing left to close politely
 
     async def _migrate(self, pool: Any) -> None:
         async with pool.acquire() as conn, conn.transaction():
@@ -243,13 +231,8 @@ class Database:
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             await conn.execute("CREATE TABLE IF NOT EXISTS wfkit_schema (version INTEGER NOT NULL)")
             current = await conn.fetchval("SELECT MAX(version) FROM wfkit_schema") or 0
-            if current > SCHEMA_VERSION:
-                raise ConfigurationError(
-                    f"PostgreSQL database {mask_url(self.url)!r} has schema version {current}, newer than "
-                    f"this wfkit understands ({SCHEMA_VERSION}): upgrade wfkit "
-                    "(pip install -U 'wfkit[postgres]')"
-                )
-            for number in range(current + 1, SCHEMA_VERSION + 1):
+            database = f"PostgreSQL database {mask_url(self.url)!r}"
+            for number in migrations_to_apply(current, SCHEMA_VERSION, database, "postgres"):
                 for statement in MIGRATIONS[number - 1]:
                     await conn.execute(statement)
                 await conn.execute("INSERT INTO wfkit_schema (version) VALUES ($1)", number)
@@ -260,7 +243,7 @@ class Database:
     async def listen(self, channel: str, callback: Callback, resync: Resync | None = None) -> None:
         """Call `callback(payload)` for every NOTIFY on `channel`, on a dedicated connection that is
         re-opened when it drops; `resync()` is called after each re-open (notifications were lost)."""
-        async with self._lock:
+        async with self._life_lock():
             if not self.listener.started:
                 try:
                     await self.listener.start()

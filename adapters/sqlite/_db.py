@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from wfkit._errors import ConfigurationError
-from wfkit.adapters._sqlbase import DatabaseUser
+from wfkit.adapters._sqlbase import DatabaseUser, SharedLife, migrations_to_apply
 from wfkit.adapters._sqlerrors import DiskFull, StoreUnavailable
 
 T = TypeVar("T")
@@ -120,7 +120,7 @@ def check_directory(path: Path) -> None:
         )
 
 
-class Database:
+class Database(SharedLife):
     """One connection to the file, its own thread, and group commit.
 
     Statements run on a plain `sqlite3` connection in one worker thread, so a whole transaction
@@ -141,18 +141,14 @@ class Database:
         self._reader: _Connection | None = None
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        self._users = 0
 
-    async def open(self) -> None:
+    async def _connect(self) -> None:
         """Connect, set WAL, `synchronous` and `busy_timeout`, and migrate the schema.
 
         Writes go through one connection and reads through another, each driven by its own
         thread: in WAL mode a read never waits for the writer's fsync. A `Database` shared by
         several adapters opens once and closes with its last user.
         """
-        self._users += 1
-        if self._writer is not None:
-            return
         check_directory(self.path)
         try:
             writer = await _Connection.open(self.path, self._setup_writer)
@@ -161,16 +157,11 @@ class Database:
             except BaseException:
                 await writer.close()
                 raise
-        except BaseException as exc:
-            self._users -= 1
-            if isinstance(exc, sqlite3.Error):
-                mapped = self.translated(exc)
-                if mapped is exc:
-                    raise ConfigurationError(
-                        f"cannot open SQLite database {str(self.path)!r}: {exc}"
-                    ) from exc
-                raise mapped from exc
-            raise
+        except sqlite3.Error as exc:
+            mapped = self.translated(exc)
+            if mapped is exc:
+                raise ConfigurationError(f"cannot open SQLite database {str(self.path)!r}: {exc}") from exc
+            raise mapped from exc
         self._writer = writer
 
     def _setup_writer(self, conn: sqlite3.Connection) -> None:
@@ -200,9 +191,8 @@ class Database:
             )
         return exc
 
-    async def close(self) -> None:
-        self._users = max(self._users - 1, 0)
-        if self._users or self._writer is None:
+    async def _disconnect(self) -> None:
+        if self._writer is None:
             return
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
@@ -375,12 +365,9 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS wfkit_schema (version INTEGER NOT NULL)")
         current = conn.execute("SELECT MAX(version) FROM wfkit_schema").fetchone()[0] or 0
-        if current > SCHEMA_VERSION:
-            raise ConfigurationError(
-                f"SQLite database {str(path)!r} has schema version {current}, newer than this "
-                f"wfkit understands ({SCHEMA_VERSION}): upgrade wfkit (pip install -U 'wfkit[sqlite]')"
-            )
-        for number in range(current + 1, SCHEMA_VERSION + 1):
+        for number in migrations_to_apply(
+            current, SCHEMA_VERSION, f"SQLite database {str(path)!r}", "sqlite"
+        ):
             for statement in MIGRATIONS[number - 1]:
                 conn.execute(statement)
             conn.execute("INSERT INTO wfkit_schema (version) VALUES (?)", (number,))
