@@ -8,7 +8,8 @@ only its own write), update the latest rows, insert the history rows, then appen
 (topic locks in sorted order, ids drawn in write order) or the outbox rows, and NOTIFY. Each write
 keeps its own outcome: a version conflict or a busy foreign id fails that write alone. A batch that
 fails as a whole for any other database reason (say, a run re-activated onto a foreign id another
-run holds) is retried one write per transaction, so each write gets its own answer.
+run holds) is retried one write per transaction, so each write gets its own answer; a batch of one
+write takes that path straight away.
 """
 
 from __future__ import annotations
@@ -138,6 +139,9 @@ class GroupCommit:
 
     async def _commit(self, batch: list[Write]) -> None:
         try:
+            if len(batch) == 1:  # alone, the plain statements are a quarter faster than the arrays
+                await self._alone(batch[0])
+                return
             try:
                 accepted = await self._transaction(batch)
             except WfkitError as exc:  # the server is away or full: every write of the batch fails
