@@ -66,6 +66,31 @@ def migrations_to_apply(current: int, latest: int, database: str, extra: str) ->
     return range(current + 1, latest + 1)
 
 
+class QuietOutbox:
+    """When a store that appends events straight to its streamer reads its outbox table.
+
+    Such a store writes no outbox rows, so its relay, woken by every commit, would read an empty
+    table each time. Rows can still come from a store built without a streamer (or an older wfkit)
+    on the same database: after an empty read, the table is read again at most every `every`
+    seconds of the event loop's time, so those are relayed late by at most that, and never lost.
+    """
+
+    def __init__(self, every: float = 1.0) -> None:
+        self._every = every
+        self._quiet_until: dict[str, float] = {}
+
+    def skip(self, workflow_name: str) -> bool:
+        """Whether to answer "empty" without reading the table."""
+        return asyncio.get_running_loop().time() < self._quiet_until.get(workflow_name, 0.0)
+
+    def read(self, workflow_name: str, found: int) -> None:
+        """Note what a read found: nothing starts a quiet spell."""
+        if found:
+            self._quiet_until.pop(workflow_name, None)
+        else:
+            self._quiet_until[workflow_name] = asyncio.get_running_loop().time() + self._every
+
+
 class Openable(Protocol):
     async def open(self) -> None: ...
 

@@ -334,3 +334,19 @@ async def test_a_commit_by_another_process_wakes_a_waiting_receiver_at_once(tmp_
         event = await asyncio.wait_for(pending, 5)
         assert event.key == "run-1"
         assert loop.time() - started < 1  # not the receiver's own 30 s poll
+
+
+async def test_outbox_rows_from_a_store_without_a_streamer_are_still_relayed(tmp_path: Path) -> None:
+    """A worker from `connect()` appends events itself and reads its (empty) outbox table only now and
+    then (`QuietOutbox`); a run created through a plain store, which writes an outbox row instead,
+    still runs to the end."""
+    path = tmp_path / "mixed.db"
+    async with connect_url(f"sqlite:///{path}") as backend:
+        wf = backend.build(_builder(), metrics=CollectorRegistry(), ids=RandomIds(3))
+        async with wf:
+            async with sqlite.RecordStore(path) as plain:
+                first = make_record(workflow_name="orders", foreign_id="legacy", status=int(Step.CREATED))
+                await plain.store(first)
+                assert len(await plain.list_outbox("orders")) == 1
+            run = await wf.await_status("legacy", first.run_id, Step.DONE, timeout=10)
+            assert run.run_state is RunState.COMPLETED

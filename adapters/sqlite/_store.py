@@ -20,6 +20,7 @@ from wfkit._graph import WorkflowInfo
 from wfkit._record import OutboxEvent, Record, outbox_event_for
 from wfkit._runstate import RunState
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._sqlbase import QuietOutbox
 from wfkit.adapters._sqlreads import RecordReads
 from wfkit.adapters._sqlrows import (
     ACTIVE,
@@ -62,6 +63,7 @@ class RecordStore(OnDatabase, RecordReads):
             )
         self._streamer = streamer
         self._subscribers = Subscribers()
+        self._quiet = QuietOutbox() if streamer is not None else None
         self._feed = ForeignCommits(self._db, self._subscribers)
 
     def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
@@ -126,12 +128,17 @@ class RecordStore(OnDatabase, RecordReads):
         self._subscribers.notify(record.workflow_name)
 
     async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
-        """Unpublished outbox events of the workflow, oldest first."""
+        """Unpublished outbox events of the workflow, oldest first (see `QuietOutbox` for a store
+        that appends events itself)."""
+        if self._quiet is not None and self._quiet.skip(workflow_name):
+            return []
         rows = await self._db.fetchall(
             "SELECT id, workflow_name, topic, key, type, headers, created_at FROM wfkit_outbox "
             "WHERE workflow_name = ? ORDER BY seq LIMIT ?",
             (workflow_name, max(limit, 0)),
         )
+        if self._quiet is not None:
+            self._quiet.read(workflow_name, len(rows))
         return [outbox_from_row(r) for r in rows]
 
     async def delete_outbox(self, event_id: str) -> None:
