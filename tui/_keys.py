@@ -94,6 +94,7 @@ KEYS: tuple[Key, ...] = (
     Key("right_square_bracket,l,right", "step(1)", "Next", "replay", display="]"),
     Key("g,home", "first", "First step", "replay", show=False),
     Key("G,end", "last", "Last step", "replay", show=False),
+    Key("S", "seek", "Seek", "replay"),
     Key("space", "play", "Play", "replay"),
     Key("d", "toggle_diff", "Diff", "replay"),
     Key("escape", "back", "Back", "workflows", display="esc"),

@@ -129,18 +129,23 @@ class TriggerModal(ModalScreen[tuple[str, str] | None]):
 
 
 class AskModal(ModalScreen[str | None]):
-    """One line of input (a callback payload, a seed); None when dismissed."""
+    """One line of input (a callback payload, a seed, a replay seek); None when dismissed.
+
+    `hint`, when given, is a line under the title saying what the input accepts.
+    """
 
     DEFAULT_CSS = _MODAL_CSS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel", show=False)]
 
-    def __init__(self, title: str, placeholder: str = "", send: str = "Send") -> None:
+    def __init__(self, title: str, placeholder: str = "", send: str = "Send", *, hint: str = "") -> None:
         super().__init__()
-        self._title, self._placeholder, self._send = title, placeholder, send
+        self._title, self._placeholder, self._send, self._hint = title, placeholder, send, hint
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self._title, classes="title")
+            if self._hint:
+                yield Static(self._hint, id="hint", classes="muted")
             yield Input(placeholder=self._placeholder, id="payload")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="keep")

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, ScrollableContainer, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
+from wfkit._errors import WfkitError
 from wfkit.tui._actions import WfkitScreen
 from wfkit.tui._detail import object_renderable
 from wfkit.tui._format import diff_lines, state_text, state_word
@@ -151,6 +152,29 @@ class ReplayScreen(WfkitScreen):
         if step != self.step:
             self.step = step
             self._show()
+
+    def action_seek(self) -> None:
+        """Ask where to go: a step number, or a time (the last step at or before it)."""
+        from wfkit.tui._modals import AskModal
+
+        if not self.steps:
+            self.notify("nothing to seek: this replay has no steps", severity="warning")
+            return
+        self._stop()
+        self._show()
+        ask = AskModal("Seek to step or time", self.replay.seek_hint, send="Go", hint=self.replay.seek_help)
+        self.app.push_screen(ask, self.seek)
+
+    def seek(self, text: str | None) -> None:
+        """Go to the step `text` names (see `Replay.seek`); a toast says what is accepted otherwise."""
+        if text is None or not text.strip():
+            return
+        try:
+            step = self.replay.seek(text)
+        except WfkitError as exc:
+            self.wapp.report(exc, "seek")
+            return
+        self._go(step)
 
     def action_toggle_diff(self) -> None:
         self.diff = not self.diff

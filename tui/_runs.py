@@ -15,7 +15,7 @@ from wfkit.tui._actions import RunControl
 from wfkit.tui._config import POLL_CHOICES
 from wfkit.tui._format import ago, short_id, state_text
 from wfkit.tui._keys import bindings
-from wfkit.tui._service import FilterError, Query, RunRow, RunsPage, parse_filter
+from wfkit.tui._service import FILTER_HINT, FilterError, Query, RunRow, RunsPage, has_age, parse_filter
 from wfkit.tui._widgets import VimTable, chips
 
 COLUMNS = (
@@ -80,7 +80,7 @@ class RunsScreen(RunControl):
         yield Static(id="chips", classes="bar")
         yield Static(id="where", classes="bar muted")
         yield VimTable(id="runs")
-        yield Input(placeholder="status:PAID state:paused,cancelled id:order-7 wf:orders", id="filter")
+        yield Input(placeholder=FILTER_HINT, id="filter")
         yield Footer(compact=True)
 
     @property
@@ -121,7 +121,7 @@ class RunsScreen(RunControl):
         service = await self.wapp.get_service()
         if service is None:
             return
-        query = self.query_state
+        query = self._aged(self.query_state)
         try:
             page = await service.page(query, self.wapp.config.page_size)
             if self.live or self._stale or not self.rows:
@@ -251,7 +251,7 @@ class RunsScreen(RunControl):
         infos = service.infos.values() if service is not None else ()
         text = event.value.strip()
         try:
-            filters, workflow = parse_filter(text, infos)
+            filters, workflow = parse_filter(text, infos, now=self.wapp.clock.now())
         except FilterError as exc:
             self.wapp.report(exc, "filter")
             return
@@ -263,6 +263,22 @@ class RunsScreen(RunControl):
         self.query_state = replace(q, workflow=workflow, filters=filters, page=0, text=text)
         self._close_filter()
         self.load()
+
+    def _aged(self, query: Query) -> Query:
+        """`query` with its `age:` bounds moved to the clock's now, so a live table's window slides."""
+        if not has_age(query.text):
+            return query
+        service = self.wapp.service
+        try:
+            filters, _ = parse_filter(
+                query.text, service.infos.values() if service else (), now=self.wapp.clock.now()
+            )
+        except FilterError:  # it was read once already: keep the bounds it had
+            return query
+        bounds = replace(
+            query.filters, created_after=filters.created_after, created_before=filters.created_before
+        )
+        return replace(query, filters=bounds)
 
     def _close_filter(self) -> None:
         self.query_one("#filter", Input).remove_class("open")

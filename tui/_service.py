@@ -8,6 +8,7 @@ time, so a store with 100k runs costs the same as one with ten.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -245,17 +246,30 @@ class Service:
         await wf.callback(row.foreign_id, wf.status_type(row.status), payload.encode())
 
 
-def parse_filter(text: str, infos: Iterable[WorkflowInfo]) -> tuple[RecordFilter, str | None]:
-    """A `/` filter: `status:PAID state:paused,cancelled id:order-7 wf:orders`, or a bare foreign id.
+FILTER_HINT = "status:PAID state:paused,cancelled id:order-7 wf:orders age:<1h"
+"""What the `/` filter box shows before anything is typed: one example of every key."""
+
+AGE_HINT = "age:<1h (newer than), age:>2d (older than) or age:1h..2d (between)"
+
+
+def parse_filter(
+    text: str, infos: Iterable[WorkflowInfo], *, now: datetime | None = None
+) -> tuple[RecordFilter, str | None]:
+    """A `/` filter: `status:PAID state:paused,cancelled id:order-7 wf:orders age:<1h`, or a bare foreign id.
 
     Returns the filter and the workflow it names (None when it names none). Values separated by
-    commas match any of them; everything is pushed down to the store.
+    commas match any of them; everything is pushed down to the store. `age:` bounds the creation
+    time against `now` (the app's clock; required when the text has an `age:`): `age:<1h` created
+    within the last hour, `age:>2d` more than two days ago, `age:1h..2d` between the two; several
+    `age:` narrow each other.
     """
     infos = list(infos)
     foreign: list[str] = []
     statuses: list[int] = []
     states: list[RunState] = []
     workflow: str | None = None
+    after: datetime | None = None
+    before: datetime | None = None
     for token in text.split():
         key, sep, value = token.partition(":")
         if not sep:
@@ -273,13 +287,88 @@ def parse_filter(text: str, infos: Iterable[WorkflowInfo]) -> tuple[RecordFilter
             statuses += [s for v in values for s in _statuses(v, infos)]
         elif key in ("wf", "workflow"):
             workflow = value
+        elif key in ("age", "created"):
+            if now is None:
+                raise ValueError("parse_filter needs now= (the app's clock) to read an age: filter")
+            newer, older = parse_age(value)
+            if newer is not None:
+                bound = now - newer
+                after = bound if after is None else max(after, bound)
+            if older is not None:
+                bound = now - older
+                before = bound if before is None else min(before, bound)
         else:
             raise FilterError(
-                f"unknown filter {key!r}: use status:, state:, id: or wf: (or a bare foreign id)"
+                f"unknown filter {key!r}: use status:, state:, id:, wf: or age: (or a bare foreign id)"
             )
     return RecordFilter(
-        tuple(foreign), tuple(dict.fromkeys(statuses)), tuple(dict.fromkeys(states))
+        tuple(foreign),
+        tuple(dict.fromkeys(statuses)),
+        tuple(dict.fromkeys(states)),
+        created_after=after,
+        created_before=before,
     ), workflow
+
+
+def has_age(text: str) -> bool:
+    """Whether a `/` filter has an `age:`, whose bounds move with the clock (re-read on every refresh)."""
+    for token in text.split():
+        key, sep, _ = token.partition(":")
+        if not sep:
+            key, sep, _ = token.partition("=")
+        if sep and key.lower() in ("age", "created"):
+            return True
+    return False
+
+
+def parse_age(value: str) -> tuple[timedelta | None, timedelta | None]:
+    """`<1h`, `>2d`, `1h..2d` (or `1h` for `<1h`) as (newer than, older than); `FilterError` otherwise.
+
+    A range may be open (`2d..` is `>2d`, `..1h` is `<1h`) and its ends may come in either order.
+    """
+    text = value.strip()
+    try:
+        if ".." in text:
+            low_text, _, high_text = text.partition("..")
+            low = parse_duration(low_text) if low_text.strip() else None
+            high = parse_duration(high_text) if high_text.strip() else None
+            if low is None and high is None:
+                raise FilterError("an age range needs at least one end")
+            if low is not None and high is not None and low > high:
+                low, high = high, low
+            return high, low
+        if text.startswith("<"):
+            return parse_duration(text[1:].lstrip("=")), None
+        if text.startswith(">"):
+            return None, parse_duration(text[1:].lstrip("="))
+        return parse_duration(text), None
+    except FilterError as exc:
+        raise FilterError(f"bad age {value!r}: {exc}; filter with {AGE_HINT}") from None
+
+
+_UNITS = {
+    "ms": timedelta(milliseconds=1),
+    "s": timedelta(seconds=1),
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+}
+_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d|w)", re.IGNORECASE)
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `5m`, `1h30m`, `2d`, `1w`, `0.25s`, `500ms` as a `timedelta`; `FilterError` naming the units."""
+    compact = text.strip().replace(" ", "")
+    parts = list(_DURATION_PART.finditer(compact))
+    if not compact or "".join(p.group(0) for p in parts) != compact:
+        if _NUMBER.fullmatch(compact):
+            raise FilterError(
+                f"{compact!r} has no unit: write {compact}s, {compact}m, {compact}h or {compact}d"
+            )
+        raise FilterError(f"{text.strip()!r} is not a duration: write it like 90s, 5m, 1h30m, 2d or 1w")
+    return sum((float(p.group(1)) * _UNITS[p.group(2).lower()] for p in parts), timedelta(0))
 
 
 def _state(value: str) -> RunState:

@@ -29,7 +29,7 @@ from wfkit.testing._trace import HEADER_GRAPH, HEADER_OBJECTS
 from wfkit.tui._actions import WfkitScreen
 from wfkit.tui._keys import bindings
 from wfkit.tui._modals import AskModal
-from wfkit.tui._simdata import SimTrace, from_report, line_text, load_trace
+from wfkit.tui._simdata import SimTrace, from_report, line_text, load_trace, run_state_word
 
 if TYPE_CHECKING:
     from wfkit import Clock, WorkflowInfo
@@ -133,6 +133,8 @@ class SimulationScreen(WfkitScreen):
         self.trace: SimTrace | None = None
         self._player: Timer | None = None
         self._replaying: tuple[Any, dict[int, int]] | None = None  # (ReplayScreen, step -> line)
+        self._graph: WorkflowInfo | None = None
+        """The graph naming the shown trace's statuses (None: numbers are shown)."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -167,6 +169,7 @@ class SimulationScreen(WfkitScreen):
     def show(self, trace: SimTrace) -> None:
         self._stop()
         self.trace = trace
+        self._graph = trace.graph_for(self._loaded_graph())
         self.title = f"simulation » {trace.source}" if trace.source else "simulation"
         summary = Text(trace.summary(), style="bold")
         colors = self.wapp.theme_colors
@@ -195,9 +198,9 @@ class SimulationScreen(WfkitScreen):
         if isinstance(run, str):
             at = trace.run_at(run, i)
             if at is not None:
-                bits.append(
-                    f"run {run[:8]} at status {at.get('s')} v{at.get('v')} (run state {at.get('rs')})"
-                )
+                status = trace.status_name(at.get("s"), self._graph)
+                state = run_state_word(at.get("rs"))
+                bits.append(f"run {run[:8]} at {status} v{at.get('v')} (run state {state})")
             bits.append("v replays it")
         self.query_one("#where", Static).update(" · ".join(bits))
 

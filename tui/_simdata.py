@@ -21,6 +21,7 @@ from wfkit.tui._steps import Replay, Step, seconds
 VIOLATION = '"k":"violation"'
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _RUN_PREFIX = re.compile(r"\brun ([0-9a-f]{8})\b")
+_STATUS = re.compile(r'"s":(\d+)')
 
 
 @dataclass(slots=True)
@@ -85,6 +86,23 @@ class SimTrace:
         except (KeyError, TypeError, ValueError):
             return None
 
+    def graph_for(self, info: WorkflowInfo | None = None) -> WorkflowInfo | None:
+        """The graph that names this trace's statuses: the header's, else `info` (the loaded
+        workflow's) when every status the trace writes is one of it; None when neither."""
+        graph = self.graph()
+        if graph is not None or info is None:
+            return graph
+        written = {
+            int(m.group(1)) for line in self.lines if '"k":"write"' in line for m in _STATUS.finditer(line)
+        }
+        return info if written <= set(info.statuses) else None
+
+    def status_name(self, status: object, info: WorkflowInfo | None) -> str:
+        """A status as `graph_for` names it (`PAYMENT_PENDING`), its number when the graph is unknown."""
+        if info is not None and isinstance(status, int) and status in info.statuses:
+            return info.name_of(status)
+        return f"status {status}"
+
     def run_of(self, index: int) -> str | None:
         """The run line `index` concerns: its `run` field, else a run id (or `run 1a2b3c4d`) in its text."""
         fields = self.fields(index)
@@ -136,6 +154,7 @@ class SimTrace:
                     f"t={seconds(t)}",
                     "" if last_t is None else f"+{seconds(t - last_t)}",
                     note=f"line {i + 1} · node {fields.get('n', '?')}",
+                    at=t,
                 )
             )
             lines[len(steps) - 1] = i
@@ -183,6 +202,14 @@ def from_report(report: Any, extra: dict[str, Any] | None = None) -> SimTrace:
         **(extra or {}),
     }
     return SimTrace(header, list(report.trace), source=f"seed {report.seed}")
+
+
+def run_state_word(value: object) -> str:
+    """A trace's run state number as a word (`running`), the number itself when it is not one."""
+    if value is None:
+        return "?"
+    state = _run_state(value)
+    return state.label.lower() if state is not RunState.UNKNOWN or value == 0 else str(value)
 
 
 def _run_state(value: object) -> RunState:

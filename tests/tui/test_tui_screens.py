@@ -173,7 +173,7 @@ async def test_simulation_explorer_reads_a_trace_and_jumps_to_the_violation(fixe
         await pilot.press("left_square_bracket", "left_square_bracket")
         await pilot.pause()
         assert view.cursor == 3
-        assert "run 11111111 at status 2 v2 (run state 2)" in text_of(screen, "#where")
+        assert "run 11111111 at status 2 v2 (run state running)" in text_of(screen, "#where")
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen)
 

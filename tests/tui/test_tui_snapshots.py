@@ -47,6 +47,9 @@ class TestTUILooks:
         run_before = keys("G", "enter", "v", *"]]]]", "d")
         assert snap_compare(make_app(fixed_store), run_before=run_before)
 
+    def test_replay_seek_input(self, snap_compare: Any, fixed_store: str) -> None:
+        assert snap_compare(make_app(fixed_store), run_before=keys("G", "enter", "v", "S"))
+
     def test_trace_replay_at_step_3_with_diff(
         self, snap_compare: Any, fixed_store: str, tmp_path: Path
     ) -> None:

@@ -229,3 +229,49 @@ async def test_a_seed_run_here_replays_with_objects_and_graph(fixed_store):
         assert all(s.object is not None for s in replay.steps)
         assert "CREATED" in text_of(replay, "#step")
         assert "graph unknown" not in text_of(replay, "#graph")
+
+
+# -- status names in the explorer's status line ------------------------------------------------
+
+
+def test_the_graph_that_names_a_traces_statuses(tmp_path):
+    info = workflow_info(orders_builder())
+    with_graph = load_trace(write(tmp_path / "g.jsonl", trace_lines()))
+    assert with_graph.graph_for() is not None
+    assert with_graph.status_name(2, with_graph.graph_for()) == "VALIDATED"
+    bare = load_trace(write(tmp_path / "b.jsonl", trace_lines(graph=False)))
+    assert bare.graph_for() is None
+    assert bare.status_name(2, None) == "status 2"
+    assert bare.graph_for(info) is info
+    lines = trace_lines(graph=False)
+    lines[4]["s"] = 42  # the other run writes a status the loaded workflow does not have
+    assert load_trace(write(tmp_path / "u.jsonl", lines)).graph_for(info) is None
+
+
+async def test_explorer_names_statuses_from_the_traces_graph(fixed_store, tmp_path):
+    app = make_app(fixed_store)
+    app.trace = write(tmp_path / "trace.jsonl", trace_lines())
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SimulationScreen)
+        screen.query_one(TraceView).go(5)
+        await pilot.pause()
+        assert "run 11111111 at VALIDATED v2 (run state running)" in text_of(screen, "#where")
+        screen.query_one(TraceView).go(7)
+        await pilot.pause()
+        assert "at PAYMENT_PENDING v3" in text_of(screen, "#where")
+
+
+async def test_explorer_names_statuses_from_the_loaded_workflow_else_numbers(fixed_store, tmp_path):
+    path = write(tmp_path / "trace.jsonl", trace_lines(graph=False))
+    for builder, expected in ((orders_builder(), "at VALIDATED v2"), (None, "at status 2 v2")):
+        app = make_app(fixed_store, builder=builder)
+        app.trace = path
+        async with app.run_test() as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, SimulationScreen)
+            screen.query_one(TraceView).go(5)
+            await pilot.pause()
+            assert expected in text_of(screen, "#where")
