@@ -71,17 +71,30 @@ class QuietOutbox:
 
     Such a store writes no outbox rows, so its relay, woken by every commit, would read an empty
     table each time. Rows can still come from a store built without a streamer (or an older wfkit)
-    on the same database: after an empty read, the table is read again at most every `every`
-    seconds of the event loop's time, so those are relayed late by at most that, and never lost.
+    on the same database: after an empty read the table is not read for `every` seconds (of the
+    event loop's time), and a read skipped meanwhile calls `due(workflow_name)` when the spell ends
+    (the store wakes its relay), so such rows are relayed at most that late, and never lost.
     """
 
-    def __init__(self, every: float = 1.0) -> None:
+    def __init__(self, due: Callable[[str], None], every: float = 1.0) -> None:
+        self._due = due
         self._every = every
         self._quiet_until: dict[str, float] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
 
     def skip(self, workflow_name: str) -> bool:
         """Whether to answer "empty" without reading the table."""
-        return asyncio.get_running_loop().time() < self._quiet_until.get(workflow_name, 0.0)
+        loop = asyncio.get_running_loop()
+        until = self._quiet_until.get(workflow_name, 0.0)
+        if loop.time() >= until:
+            return False
+        if workflow_name not in self._timers:
+            self._timers[workflow_name] = loop.call_at(until, self._spell_over, workflow_name)
+        return True
+
+    def _spell_over(self, workflow_name: str) -> None:
+        del self._timers[workflow_name]
+        self._due(workflow_name)
 
     def read(self, workflow_name: str, found: int) -> None:
         """Note what a read found: nothing starts a quiet spell."""
@@ -89,6 +102,11 @@ class QuietOutbox:
             self._quiet_until.pop(workflow_name, None)
         else:
             self._quiet_until[workflow_name] = asyncio.get_running_loop().time() + self._every
+
+    def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
 
 class Openable(Protocol):

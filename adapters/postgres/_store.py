@@ -68,7 +68,7 @@ class RecordStore(OnDatabase, RecordReads):
             )
         self._streamer = streamer
         self._subscribers = Subscribers()
-        self._quiet = QuietOutbox() if streamer is not None else None
+        self._quiet = QuietOutbox(self._subscribers.notify) if streamer is not None else None
         self._group = GroupCommit(
             self._db,
             channel=CHANNEL,
@@ -86,6 +86,8 @@ class RecordStore(OnDatabase, RecordReads):
             raise
 
     async def close(self) -> None:
+        if self._quiet is not None:
+            self._quiet.close()
         self._db.unlisten(CHANNEL, self._subscribers.notify, self._subscribers.notify_all)
         await self._db.close()
 

@@ -141,6 +141,8 @@ class Database(SharedLife):
         self._reader: _Connection | None = None
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self.opened_data_version: int | None = None
+        """`data_version` when the file was opened: what `ForeignCommits` compares with first."""
 
     async def _connect(self) -> None:
         """Connect, set WAL, `synchronous` and `busy_timeout`, and migrate the schema.
@@ -169,6 +171,7 @@ class Database(SharedLife):
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         _migrate(conn, self.path)
+        self.opened_data_version = int(conn.execute("PRAGMA data_version").fetchone()[0])
 
     def _setup_reader(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")

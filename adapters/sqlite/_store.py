@@ -63,7 +63,7 @@ class RecordStore(OnDatabase, RecordReads):
             )
         self._streamer = streamer
         self._subscribers = Subscribers()
-        self._quiet = QuietOutbox() if streamer is not None else None
+        self._quiet = QuietOutbox(self._subscribers.notify) if streamer is not None else None
         self._feed = ForeignCommits(self._db, self._subscribers)
 
     def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
@@ -73,6 +73,8 @@ class RecordStore(OnDatabase, RecordReads):
 
     async def close(self) -> None:
         self._feed.stop()
+        if self._quiet is not None:
+            self._quiet.close()
         await super().close()
 
     async def store(self, record: Record) -> None:

@@ -66,7 +66,9 @@ class ForeignCommits:
         self._task = loop.create_task(self._watch(), name=f"wfkit:sqlite-watch:{self._db.path.name}")
 
     async def _watch(self) -> None:
-        last: int | None = None
+        # Compared first with the version at open, so a commit made between opening and the first
+        # look (say, a run triggered while the worker starts) still wakes the subscribers.
+        last = self._db.opened_data_version
         while True:
             await asyncio.sleep(self._every)
             try:
