@@ -248,7 +248,8 @@ def main() -> None:
             f"{'  simulated s / wall s':44}{timer_rate:>16,.0f}{f'>= {TIMER_TARGET:,}':>12}  "
             f"{'ok' if timer_rate >= TIMER_TARGET else 'MISSED'}\n"
             f"{'  timeouts fired / wall s':44}{calls2 / wall2:>16,.0f}{'':>12}\n"
-            f"  ({simulated2:,.0f} simulated s, {calls2:,} step calls, {wall2:.2f} s)"
+            f"  ({simulated2:,.0f} simulated s, {calls2:,} step calls, {wall2:.2f} s, "
+            f"{wall2 / max(calls2, 1) * 1e6:.1f} µs of wall time per step call)"
         )
 
     if args.profile:

@@ -118,11 +118,18 @@ class FaultyStore:
         subscribe = getattr(inner, "subscribe", None)
         if subscribe is not None:
             self.subscribe = subscribe
+        if not faults.on:  # no fault can ever strike: reads go straight to the adapter
+            self.lookup = inner.lookup  # type: ignore[method-assign]
+            self.latest = inner.latest  # type: ignore[method-assign]
+            self.list_outbox = inner.list_outbox  # type: ignore[method-assign]
+            self.delete_outbox = inner.delete_outbox  # type: ignore[method-assign]
 
     async def store(self, record: Record) -> None:
-        if self._faults.on and self._faults.hit(
-            "store_fail", self._node, run=record.run_id, v=record.meta.version
-        ):
+        if not self._faults.on:
+            await self._inner.store(record)
+            self._oracle.committed(record, self._node)
+            return
+        if self._faults.hit("store_fail", self._node, run=record.run_id, v=record.meta.version):
             raise SimulatedFault("simulated: the store write failed before it committed")
         await self._inner.store(record)
         self._oracle.committed(record, self._node)
@@ -197,13 +204,24 @@ class FaultyStreamer:
     async def sender(self, topic: str) -> EventSender:
         return _FaultySender(await self._inner.sender(topic), self, topic)
 
+    @property
+    def ephemeral_receivers(self) -> bool:
+        return bool(getattr(self._inner, "ephemeral_receivers", False))
+
     async def receiver(
-        self, topic: str, name: str, *, poll_frequency: float | None = None, from_latest: bool = False
+        self,
+        topic: str,
+        name: str,
+        *,
+        poll_frequency: float | None = None,
+        from_latest: bool = False,
+        ephemeral: bool = False,
     ) -> EventReceiver:
+        more = {"ephemeral": True} if ephemeral else {}  # only to a streamer that said it takes it
         inner = await self._inner.receiver(
-            topic, name, poll_frequency=poll_frequency, from_latest=from_latest
+            topic, name, poll_frequency=poll_frequency, from_latest=from_latest, **more
         )
-        return _FaultyReceiver(inner, self, name)
+        return _FaultyReceiver(inner, self, name) if self._faults.on else inner
 
 
 class _FaultySender:
@@ -214,6 +232,10 @@ class _FaultySender:
 
     async def send(self, key: str, type: int, headers: Mapping[str, str]) -> None:
         s = self._s
+        if not s._faults.on:
+            await self._inner.send(key, type, headers)
+            s._oracle.delivered(key, headers, s._node)
+            return
         version = headers.get(Header.RECORD_VERSION, "")
         if s._faults.on and s._faults.hit("delay", s._node, run=key, v=version):
             delay = s._faults.rng.uniform(0.001, s._faults.plan.max_delay)
@@ -279,6 +301,13 @@ class FaultyTimeouts:
         subscribe = getattr(inner, "subscribe", None)
         if subscribe is not None:
             self.subscribe = subscribe
+        subscribe_expiries = getattr(inner, "subscribe_expiries", None)
+        if subscribe_expiries is not None:
+            self.subscribe_expiries = subscribe_expiries
+        if not faults.on:  # no call can fail: those the oracle does not hear of go straight through
+            self.create = inner.create  # type: ignore[method-assign]
+            self.list = inner.list  # type: ignore[method-assign]
+            self.next_expiry = inner.next_expiry  # type: ignore[method-assign]
 
     def _maybe_fail(self, op: str) -> None:
         if self._faults.on and self._faults.hit("timeout_fail", self._node, op=op):
@@ -298,7 +327,8 @@ class FaultyTimeouts:
         return await self._inner.create(workflow_name, foreign_id, run_id, status, expire_at, version=version)
 
     async def complete(self, timeout_id: int) -> None:
-        self._maybe_fail("complete")
+        if self._faults.on:
+            self._maybe_fail("complete")
         row = self._rows.pop(timeout_id, None)
         await self._inner.complete(timeout_id)
         if row is not None:
@@ -320,7 +350,8 @@ class FaultyTimeouts:
     async def list_valid(
         self, workflow_name: str, status: int, now: datetime
     ) -> builtins.list[TimeoutRecord]:
-        self._maybe_fail("list_valid")
+        if self._faults.on:
+            self._maybe_fail("list_valid")
         rows = await self._inner.list_valid(workflow_name, status, now)
         for row in rows:
             self._rows[row.id] = row

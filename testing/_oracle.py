@@ -12,6 +12,9 @@ from wfkit import Header, Record, RunState, TimeoutRecord, WorkflowInfo
 from wfkit._process import Wake
 from wfkit.testing._trace import Trace
 
+_ACTIVE = frozenset(state for state in RunState if state.active)
+_DONE = frozenset(state for state in RunState if state.finished or state.stopped)
+
 Invariant = Callable[[Any], bool]
 """A user predicate over a run (`wfkit.Run`, decoded), checked after every write; False = violated."""
 
@@ -64,15 +67,19 @@ class Oracle:
     def committed(self, record: Record, node: int) -> None:
         """A store write succeeded: check the transition, then remember it."""
         self.commits += 1
-        run_id, version = record.run_id, record.meta.version
-        self._trace.add("write", n=node, run=run_id, v=version, s=record.status, rs=int(record.run_state))
-        previous = self.runs.get(run_id)
-        self._check_version(previous, record)
-        self._check_edge(previous, record)
+        run_id, version, state = record.run_id, record.meta.version, record.run_state
+        self._trace.add("write", n=node, run=run_id, v=version, s=record.status, rs=int(state))
+        runs = self.runs
+        previous = runs.get(run_id)
+        # The checks, each called only when its quick test fails (the next version, the same status).
+        if previous is None or version != previous.meta.version + 1:
+            self._check_version(previous, record)
+        if previous is None or previous.status != record.status:
+            self._check_edge(previous, record)
         self._check_active(record)
-        self.runs[run_id] = record
+        runs[run_id] = record
         self.undelivered[(run_id, version)] = self._now()
-        if record.run_state.finished or record.run_state.stopped:
+        if state in _DONE:
             self._open.pop(run_id, None)
             if not self._open:
                 self.changed.set()  # possibly done: worth a look by the simulation's main task
@@ -178,7 +185,7 @@ class Oracle:
     def _check_active(self, record: Record) -> None:
         key = (record.workflow_name, record.foreign_id)
         holder = self._active.get(key)
-        if record.run_state.active:
+        if record.run_state in _ACTIVE:
             if holder is not None and holder != record.run_id:
                 self._violate(
                     "at most one active run per foreign id",

@@ -9,13 +9,24 @@ seeds explore different interleavings and one seed always replays the same one. 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextvars
+import gc
+import heapq
 import random
 import selectors
-from asyncio import events
+from asyncio import base_events, events, format_helpers
 from collections.abc import Callable, Mapping
-from typing import Any
+from contextvars import Context
+from typing import Any, TypeVarTuple, Unpack
 
 from wfkit import WfkitError
+
+# BaseEventLoop's constants for its timer heap and idle waits (asyncio.base_events).
+_MIN_SCHEDULED = base_events._MIN_SCHEDULED_TIMER_HANDLES  # type: ignore[attr-defined]
+_MIN_CANCELLED_FRACTION = base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
+_MAX_SELECT_TIMEOUT = base_events.MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]
+_Ts = TypeVarTuple("_Ts")
 
 
 class Deadlock(WfkitError):
@@ -35,23 +46,36 @@ class _VirtualSelector(selectors.BaseSelector):
     def __init__(self, loop: SimLoop) -> None:
         self._loop = loop
         self._inner = selectors.DefaultSelector()
+        self._watched = 0  # registered files besides the loop's self-pipe
+        self.woken = False  # the self-pipe was written to (call_soon_threadsafe, a signal)
+
+    def nothing_to_watch(self) -> bool:
+        """Only the self-pipe is registered, nothing was written to it and no signal handler could
+        write to it: there is no I/O to look for."""
+        return self._watched <= 0 and not self.woken and not getattr(self._loop, "_signal_handlers", None)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         if timeout == 0:
             return []  # callbacks are ready: real I/O (there is none in a simulation) waits for idle
-        ready = self._inner.select(0)
-        if ready:
-            return ready
+        if not self.nothing_to_watch():  # else the syscall is skipped
+            self.woken = False
+            ready = self._inner.select(0)
+            if ready:
+                return ready
         if timeout is None:
             raise Deadlock(self._loop.pending_tasks())
         self._loop.advance(timeout)
         return []
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._inner.register(fileobj, events, data)
+        key = self._inner.register(fileobj, events, data)
+        self._watched = len(self._inner.get_map()) - 1
+        return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._inner.unregister(fileobj)
+        key = self._inner.unregister(fileobj)
+        self._watched = len(self._inner.get_map()) - 1
+        return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.modify(fileobj, events, data)
@@ -63,8 +87,50 @@ class _VirtualSelector(selectors.BaseSelector):
         return self._inner.get_map()
 
 
+class _Handle(events.Handle):
+    """`asyncio.Handle` built without the debug checks (the SimLoop builds these outside debug mode)."""
+
+    __slots__ = ()
+
+    def __init__(self, callback: Any, args: Any, loop: Any, context: Any) -> None:
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+
+
+class _TimerHandle(events.TimerHandle):
+    """`asyncio.TimerHandle` built without the debug checks, like `_Handle`."""
+
+    __slots__ = ()
+
+    def __init__(self, when: float, callback: Any, args: Any, loop: Any, context: Any) -> None:
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+        self._when = when
+        self._scheduled = False
+
+
 class SimLoop(asyncio.SelectorEventLoop):
     """An event loop whose `time()` is virtual and whose ready queue is shuffled by a seed."""
+
+    # BaseEventLoop's private state that the hot paths below use (annotations only).
+    _ready: collections.deque[events.Handle]
+    _scheduled: list[events.TimerHandle]
+    _timer_cancelled_count: int
+    _stopping: bool
+    _closed: bool
+    _debug: bool
+    _clock_resolution: float
+    _selector: _VirtualSelector
 
     def __init__(self, seed: int, *, start: float = 0.0) -> None:
         self._virtual_time = start
@@ -75,6 +141,10 @@ class SimLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._virtual_time
 
+    def _write_to_self(self) -> None:
+        self._selector.woken = True
+        super()._write_to_self()  # type: ignore[misc]
+
     def advance(self, seconds: float) -> None:
         """Move virtual time forward (only the selector does, when every task is idle)."""
         before = self._virtual_time
@@ -82,17 +152,131 @@ class SimLoop(asyncio.SelectorEventLoop):
         if self.on_advance is not None:
             self.on_advance(before, self._virtual_time)
 
-    def _call_soon(self, callback: Any, args: Any, context: Any) -> events.Handle:
-        # CPython 3.11+ funnels call_soon (task wake-ups, future callbacks) through here.
-        handle = super()._call_soon(callback, args, context)  # type: ignore[misc]
-        ready = self._ready  # type: ignore[attr-defined]
+    # The hot paths below replace BaseEventLoop's with the same behaviour minus what a simulation
+    # never needs (thread checks, debug bookkeeping outside debug mode, an I/O poll while callbacks
+    # are ready): every task wake-up and timer passes through them, so they set the simulator's pace.
+
+    def call_soon(
+        self, callback: Callable[[Unpack[_Ts]], object], *args: *_Ts, context: Context | None = None
+    ) -> events.Handle:
+        # Every call_soon (task wake-ups, future callbacks; the C Task and Future call it too)
+        # lands at a seeded position of the ready queue, so each seed gives its own interleaving.
+        if self._closed or self._debug:
+            return super().call_soon(callback, *args, context=context)  # checks, then _call_soon
+        handle = _Handle(callback, args, self, context)
+        ready = self._ready
         n = len(ready)
-        if n > 1:
-            position = int(self._sched_random() * n)  # randrange(n) at a third of its cost
-            if position != n - 1:
-                ready.pop()
+        if n:
+            position = int(self._sched_random() * (n + 1))  # randrange(n + 1) at a third of its cost
+            if position == n:
+                ready.append(handle)
+            else:
                 ready.insert(position, handle)
-        return handle  # type: ignore[no-any-return]
+        else:
+            ready.append(handle)
+        return handle
+
+    def _call_soon(self, callback: Any, args: Any, context: Any) -> events.Handle:
+        # As call_soon above, for BaseEventLoop's own callers (call_soon_threadsafe, debug mode).
+        handle = events.Handle(callback, args, self, context)
+        ready = self._ready
+        ready.insert(int(self._sched_random() * (len(ready) + 1)) if ready else 0, handle)
+        return handle
+
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[[Unpack[_Ts]], object],
+        *args: *_Ts,
+        context: Context | None = None,
+    ) -> events.TimerHandle:
+        if delay is None:
+            raise TypeError("delay must not be None")
+        return self.call_at(self._virtual_time + delay, callback, *args, context=context)
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[Unpack[_Ts]], object],
+        *args: *_Ts,
+        context: Context | None = None,
+    ) -> events.TimerHandle:
+        if when is None or self._closed or self._debug:
+            return super().call_at(when, callback, *args, context=context)
+        timer = _TimerHandle(when, callback, args, self, context)
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True
+        return timer
+
+    def _run_once(self) -> None:
+        """Turns of the loop until `stop()`, each as `BaseEventLoop._run_once` takes one.
+
+        `run_forever` calls this and stops once `_stopping` is set after a call; taking every turn
+        in one call, and returning as soon as `_stopping` is set, is the same loop without a call
+        per turn. Callbacks run in the same order as under BaseEventLoop.
+        """
+        ready = self._ready
+        popleft = ready.popleft
+        resolution = self._clock_resolution
+        while not self._debug:  # debug mode: BaseEventLoop's turn, with its slow-callback warnings
+            scheduled: list[Any] = self._scheduled
+            count = len(scheduled)
+            if count > _MIN_SCHEDULED and self._timer_cancelled_count / count > _MIN_CANCELLED_FRACTION:
+                kept = []
+                for timer in scheduled:
+                    if timer._cancelled:
+                        timer._scheduled = False
+                    else:
+                        kept.append(timer)
+                heapq.heapify(kept)
+                scheduled = self._scheduled = kept
+                self._timer_cancelled_count = 0
+            else:
+                while scheduled and scheduled[0]._cancelled:
+                    self._timer_cancelled_count -= 1
+                    heapq.heappop(scheduled)._scheduled = False
+            if not ready and not self._stopping:
+                # Idle: let the selector look for real I/O, then move time to the next timer (or
+                # raise Deadlock when there is none).
+                timeout = None
+                if scheduled:
+                    timeout = min(max(0.0, scheduled[0]._when - self._virtual_time), _MAX_SELECT_TIMEOUT)
+                selector = self._selector
+                if timeout and selector.nothing_to_watch():
+                    self.advance(timeout)  # what the selector would do, without the calls around it
+                else:
+                    self._process_events(selector.select(timeout))  # type: ignore[attr-defined]
+            end_time = self._virtual_time + resolution
+            while scheduled and scheduled[0]._when < end_time:
+                timer = heapq.heappop(scheduled)
+                timer._scheduled = False
+                ready.append(timer)
+            for _ in range(len(ready)):
+                handle: Any = popleft()
+                if handle._cancelled:
+                    continue
+                try:  # `handle._run()`, inlined
+                    handle._context.run(handle._callback, *handle._args)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    self._callback_failed(handle, exc)
+            handle = None  # break cycles when an exception occurs
+            if self._stopping:
+                return
+        super()._run_once()  # type: ignore[misc]
+
+    def _callback_failed(self, handle: Any, exc: BaseException) -> None:
+        """What `Handle._run` does when its callback raises: report it to the exception handler."""
+        cb = format_helpers._format_callback_source(handle._callback, handle._args)
+        context: dict[str, Any] = {
+            "message": f"Exception in callback {cb}",
+            "exception": exc,
+            "handle": handle,
+        }
+        if handle._source_traceback:
+            context["source_traceback"] = handle._source_traceback
+        self.call_exception_handler(context)
 
     def pending_tasks(self) -> list[str]:
         """Each unfinished task and the chain of awaits it is stuck in (for deadlock reports),
@@ -113,9 +297,24 @@ def _await_chain(coro: Any) -> str:
     return f"{getattr(coro, '__qualname__', coro)!s} at {' > '.join(steps) or '?'}"
 
 
+GC_THRESHOLDS = (10_000, 10, 1_000)
+"""The garbage collector's thresholds while a simulation runs (never lower than the process's).
+
+A simulation keeps what it makes (record histories, event logs) until it ends, and CPython's full
+collections re-scan all of it as it grows, finding nothing to free: a simulated week of hourly
+timers spent a fifth of its time there. Raised thresholds make collections rarer (young cycles
+are still collected); the previous thresholds are restored when the loop closes.
+"""
+
+
 def run(main: Any, *, seed: int, start: float = 0.0) -> Any:
     """Run a coroutine to completion on a fresh `SimLoop`, then close it."""
     loop = SimLoop(seed, start=start)
+    thresholds = gc.get_threshold()
+    if thresholds[0] > 0:  # 0: automatic collection is off, and stays off
+        gc.set_threshold(
+            *(max(mine, theirs) for mine, theirs in zip(GC_THRESHOLDS, thresholds, strict=False))
+        )
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(main)
@@ -125,6 +324,7 @@ def run(main: Any, *, seed: int, start: float = 0.0) -> Any:
         finally:
             asyncio.set_event_loop(None)
             loop.close()
+            gc.set_threshold(*thresholds)
 
 
 def _cancel_all(loop: SimLoop) -> None:

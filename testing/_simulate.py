@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import random
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -155,10 +156,15 @@ class _Simulation:
         def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
             async def instrumented(*args: Any) -> Any:
                 self.step_calls += 1
-                if self.faults.hit("slow_step", -1):
-                    await asyncio.sleep(self.faults.rng.uniform(0, self.plan.max_slowness))
+                faults = self.faults
+                if faults.on and faults.hit("slow_step", -1):
+                    await asyncio.sleep(faults.rng.uniform(0, self.plan.max_slowness))
                 result = fn(*args)
-                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                if (
+                    type(result) is types.CoroutineType
+                    or asyncio.iscoroutine(result)
+                    or isinstance(result, asyncio.Future)
+                ):
                     result = await result
                 return result
 

@@ -186,6 +186,20 @@ def test_the_event_loop_hooks_the_simloop_relies_on_still_exist() -> None:
     assert list(inspect.signature(hook).parameters) == ["self", "callback", "args", "context"]
     assert "self._call_soon(" in inspect.getsource(base.call_soon)
     assert callable(getattr(base, "_run_once", None))
+    # The SimLoop's own _run_once, call_soon and call_at work BaseEventLoop's state directly.
+    run_once = inspect.getsource(base._run_once)
+    for name in ("_scheduled", "_timer_cancelled_count", "_clock_resolution", "_stopping", "_process_events"):
+        assert f"self.{name}" in run_once, f"BaseEventLoop._run_once no longer uses {name}"
+    for name in (
+        "_MIN_SCHEDULED_TIMER_HANDLES",
+        "_MIN_CANCELLED_TIMER_HANDLES_FRACTION",
+        "MAXIMUM_SELECT_TIMEOUT",
+    ):
+        assert hasattr(asyncio.base_events, name), f"asyncio.base_events.{name} is gone"
+    for slot in ("_context", "_callback", "_args", "_cancelled", "_loop", "_repr", "_source_traceback"):
+        assert slot in asyncio.events.Handle.__slots__, f"Handle.{slot} is gone"
+    assert {"_when", "_scheduled"} <= set(asyncio.events.TimerHandle.__slots__)
+    assert "self._context.run(self._callback, *self._args)" in inspect.getsource(asyncio.events.Handle._run)
     loop = SimLoop(0)
     try:
         ready = getattr(loop, "_ready", None)
@@ -193,6 +207,9 @@ def test_the_event_loop_hooks_the_simloop_relies_on_still_exist() -> None:
         handle = loop.call_soon(print)
         assert handle in ready  # call_soon put it where the SimLoop's override reorders
         handle.cancel()
+        timer = loop.call_later(5.0, print)
+        assert timer in getattr(loop, "_scheduled", ()), "BaseEventLoop._scheduled is gone"
+        timer.cancel()
     finally:
         loop.close()
 

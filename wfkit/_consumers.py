@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from wfkit._workflow import Workflow
 
 DELETED_MARKER = b'{"result":"deleted"}'
+_STOPPED = frozenset(state for state in RunState if state.stopped)
 
 
 class StaleRecord(WfkitError):
@@ -54,7 +55,7 @@ async def current_record(rt: Runtime, proc: Process, event: Event, status: int |
         return None
     if record.meta.version < announced:
         raise StaleRecord(record.run_id, record.meta.version, announced)
-    if record.run_state.stopped:
+    if record.run_state in _STOPPED:
         proc.metrics.skip("record stopped")
         rt.debug_log("Skipping consumption of stopped workflow record", run_id=record.run_id)
         return None
@@ -246,6 +247,10 @@ def outbox_body(rt: Runtime, opts: Resolved, limit: int = 1000) -> Any:
                     await sender.send(ev.key, ev.type, ev.headers)
                     await store.delete_outbox(ev.id)
                 proc.ok()
+                if len(events) < limit and rt._store_notifies and not wake.is_set():
+                    # The listing was not cut short and the feed saw no write since: nothing is
+                    # left to publish, so sleep now instead of listing an empty outbox first.
+                    await wake.poll(rt.idle_poll(opts.polling_frequency))
         finally:
             for sender in senders.values():
                 await sender.close()

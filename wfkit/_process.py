@@ -255,34 +255,81 @@ async def wait_until_set(wake: asyncio.Event, timeout: float) -> None:
     wake.clear()
 
 
-class Wake(asyncio.Event):
+class Wake:
     """The event an idle loop (relay, timeout poller) sleeps on between passes, with a safety poll.
 
-    `poll(every)` waits until the event is set or at most `every` seconds pass, then clears it.
-    The poll timer outlives the wait and is re-armed only once it has fired or would fire too late,
-    so a loop that writes wake thousands of times a second arms no timer per pass; an early ring
-    is harmless, since a wake-up only means "look again".
+    An `asyncio.Event` (`set`, `clear`, `is_set`, `wait`) trimmed for the hottest wait in the
+    engine, plus `poll(every)`: wait until the event is set or at most `every` seconds pass, then
+    clear it. The poll timer outlives the wait: it is re-armed only once it has fired or would
+    fire too late, and when it fires before the current wait's deadline (a wait that began after
+    it was armed) it moves on to that deadline instead of waking the loop. So a loop that writes
+    wake thousands of times a second arms no timer per pass, and a busy loop is not woken by its
+    safety poll; a wake-up only ever means "look again".
     """
 
-    _timer: asyncio.TimerHandle | None = None
-    _timer_loop: asyncio.AbstractEventLoop | None = None
+    __slots__ = ("_deadline", "_timer", "_timer_loop", "_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = False
+        self._waiters: list[asyncio.Future[None]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+        self._deadline = 0.0
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        if not self._value:
+            self._value = True
+            for fut in self._waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        fut = asyncio.get_running_loop().create_future()
+        waiters = self._waiters
+        waiters.append(fut)
+        try:
+            await fut
+            return True
+        finally:
+            waiters.remove(fut)
 
     async def poll(self, every: float) -> None:
-        if not self.is_set():
+        if not self._value:
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + every
+            deadline = self._deadline = loop.time() + every
             timer = self._timer
             if timer is None or self._timer_loop is not loop or timer.when() > deadline:
                 if timer is not None:
                     timer.cancel()
                 self._timer = loop.call_at(deadline, self._ring)
                 self._timer_loop = loop
-            await self.wait()
-        self.clear()
+            fut = loop.create_future()
+            waiters = self._waiters
+            waiters.append(fut)
+            try:
+                await fut
+            finally:
+                waiters.remove(fut)
+        self._value = False
 
     def _ring(self) -> None:
         self._timer = None
-        self.set()
+        loop = self._timer_loop
+        if loop is not None and self._waiters and loop.time() < self._deadline:
+            self._timer = loop.call_at(self._deadline, self._ring)  # the current wait's own deadline
+        else:
+            self.set()
+
+    def __repr__(self) -> str:
+        return f"<Wake {'set' if self._value else 'unset'}, waiters: {len(self._waiters)}>"
 
 
 def setup_logger(logger: logging.Logger | None) -> logging.Logger:

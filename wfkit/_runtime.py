@@ -7,8 +7,10 @@ import enum
 import inspect
 import logging
 import reprlib
+import types
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from typing import Any
 
 from wfkit._builder import Spec
@@ -29,7 +31,7 @@ from wfkit._runstate import RunState
 async def call(fn: Callable[..., Any], *args: Any) -> Any:
     """Call a user function that may be plain or async."""
     result = fn(*args)
-    if inspect.isawaitable(result):
+    if type(result) is types.CoroutineType or inspect.isawaitable(result):
         result = await result
     return result
 
@@ -84,9 +86,12 @@ class Runtime:
         self.states: dict[str, ProcessState] = {}
         self.outbox_wake = Wake()
         self.timeout_wakes: dict[int, Wake] = {}
+        self.timeout_alarms: dict[int, datetime] = {}
+        """Status -> when its idle poller's alarm rings: a new timeout due no earlier needs no wake."""
         self.error_counts: dict[tuple[str, str], int] = {}
         self.processes: list[Process] = []
         self._store_notifies = False  # the store's change feed calls notify() after each write
+        self._timeouts_notify = False  # the timeout store calls timeout_created() in each create
         self._unsubscribers: list[Callable[[], None]] = []
         self._terminals = frozenset(info.terminals)
         self._status_type = spec.status_type
@@ -94,6 +99,7 @@ class Runtime:
         self._object_type = spec.object_type
         self._changed: asyncio.Event | None = None
         self._run_state_labels = {s: s.label for s in RunState}
+        self._status_names: dict[int, str] = {}
 
     # -- observation -----------------------------------------------------------------------------
 
@@ -104,7 +110,10 @@ class Runtime:
     def notify(self) -> None:
         """A record was written: wake the outbox relay and everything waiting for a change."""
         self.outbox_wake.set()
-        self.notify_waiters()
+        changed = self._changed  # notify_waiters(), inlined: this runs after every write
+        if changed is not None:
+            self._changed = None
+            changed.set()
 
     def notify_waiters(self) -> None:
         """Something other than a record changed (a timeout): wake waiters, not the relay."""
@@ -129,9 +138,16 @@ class Runtime:
         if subscribe is not None:
             self._unsubscribers.append(subscribe(self.name, self.notify))
             self._store_notifies = True
-        subscribe = getattr(self.timeouts, "subscribe", None)
-        if subscribe is not None and self.timeout_wakes:
-            self._unsubscribers.append(subscribe(self.name, self._wake_pollers))
+        if self.timeout_wakes:
+            # A feed that says which status and expiry each new timeout has wakes only the poller
+            # that would otherwise sleep past it; a plain feed wakes every poller.
+            subscribe_expiries = getattr(self.timeouts, "subscribe_expiries", None)
+            subscribe = getattr(self.timeouts, "subscribe", None)
+            if subscribe_expiries is not None:
+                self._unsubscribers.append(subscribe_expiries(self.name, self.timeout_created))
+                self._timeouts_notify = True
+            elif subscribe is not None:
+                self._unsubscribers.append(subscribe(self.name, self._wake_pollers))
 
     def idle_poll(self, polling_frequency: float) -> float:
         """How long a relay or poller with nothing to do waits before looking again.
@@ -146,10 +162,24 @@ class Runtime:
             unsubscribe()
         self._unsubscribers.clear()
         self._store_notifies = False
+        self._timeouts_notify = False
 
     def _wake_pollers(self) -> None:
         for wake in self.timeout_wakes.values():
             wake.set()
+
+    def timeout_scheduled(self, status: int, expire_at: datetime) -> None:
+        """This worker scheduled a timeout: wake the poller, unless the store's expiry feed did."""
+        if not self._timeouts_notify:
+            self.timeout_created(status, expire_at)
+
+    def timeout_created(self, status: int, expire_at: datetime) -> None:
+        """A timeout was scheduled: wake the status's poller unless its alarm rings no later."""
+        wake = self.timeout_wakes.get(status)
+        if wake is not None:
+            armed = self.timeout_alarms.get(status)
+            if armed is None or expire_at < armed:
+                wake.set()
 
     def nudge(self, topic: str) -> None:
         """Cut short the error backoff of this process's consumers of `topic` (retry, resume)."""
@@ -180,7 +210,10 @@ class Runtime:
             self.notify()
 
     def status_name(self, status: int) -> str:
-        return self.info.name_of(status)
+        name = self._status_names.get(status)
+        if name is None:
+            name = self._status_names[status] = self.info.name_of(status)
+        return name
 
     def is_terminal(self, status: int) -> bool:
         return status in self._terminals
@@ -309,7 +342,8 @@ class Runtime:
             if await self.maybe_pause(proc, limit, record, exc):
                 return False, None
             raise StepFailed(proc.name, record.run_id, exc) from exc
-        self.clear_errors(proc, record.run_id)
+        if self.error_counts:  # clear_errors(), inlined
+            self.error_counts.pop((proc.name, record.run_id), None)
         return True, new
 
     def _span(self, proc: Process, record: Record) -> AbstractContextManager[object]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from wfkit._builder import TimeoutSpec
 from wfkit._consumers import current_record
@@ -21,9 +21,12 @@ from wfkit._options import Duration, Resolved, as_timedelta
 from wfkit._process import Process, consume
 from wfkit._record import Event, TimeoutRecord, topic
 from wfkit._run import Run
-from wfkit._runtime import Runtime, StepFailed, as_async, call
+from wfkit._runstate import RunState
+from wfkit._runtime import Runtime, StepFailed, as_async
 
 Timer = Callable[[Run[Any, Any], datetime], Awaitable[datetime | None]]
+
+_ACTIVE = frozenset(state for state in RunState if state.active)
 
 
 def after(delay: Duration) -> Timer:
@@ -57,6 +60,7 @@ def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Reso
     store = rt.timeouts
     assert store is not None
     limit = opts.pause_after_errors
+    timers = [as_async(spec.timer) for spec in specs]
 
     async def body(proc: Process) -> None:
         async def handle(event: Event) -> None:
@@ -68,14 +72,16 @@ def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Reso
             except CodecError as exc:
                 await rt.pause_undecodable(record, exc)
                 return
-            made = sum(
-                1
-                for r in await store.list(rt.name, run_id=record.run_id)
-                if r.status == status and r.version == record.meta.version
-            )
+            version = record.meta.version
+            made = 0
+            for r in await store.list(rt.name, run_id=record.run_id):
+                if r.status == status and r.version == version:
+                    made += 1
             now = rt.clock.now()
+            expiries: list[datetime | None] = []
             try:
-                expiries = [await call(spec.timer, rt.make_run(record, obj), now) for spec in specs]
+                for timer in timers:
+                    expiries.append(await timer(rt.make_run(record, obj), now))
             except Exception as exc:
                 if await rt.maybe_pause(proc, limit, record, exc):
                     return
@@ -91,7 +97,7 @@ def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Reso
                         expire_at,
                         version=record.meta.version,
                     )
-            rt.timeout_wakes[status].set()
+                    rt.timeout_scheduled(status, expire_at)
             rt.notify_waiters()
 
         await consume(
@@ -117,7 +123,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
     store = rt.timeouts
     assert store is not None
     wake = rt.timeout_wakes[status]
-    fns = [(as_async(spec.fn), spec.to) for spec in specs]
+    fns = [(_at_now(rt, as_async(spec.fn)), spec.to) for spec in specs]
 
     async def fire(proc: Process, row: TimeoutRecord) -> None:
         try:
@@ -125,13 +131,13 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
         except RecordNotFound:
             await store.cancel(row.id)
             return
-        if record.status != status or record.meta.version != row.version or not record.run_state.active:
+        if record.status != status or record.meta.version != row.version or record.run_state not in _ACTIVE:
             await store.cancel(row.id)
             return
         started = asyncio.get_running_loop().time()
         for fn, allowed in fns:
             proceed, new = await rt.attempt(
-                proc, record, _at_now(rt, fn), allowed, opts.pause_after_errors, opts.time_limit
+                proc, record, fn, allowed, opts.pause_after_errors, opts.time_limit
             )
             if not proceed:
                 return  # paused: the row is stale now and is cancelled on the next pass
@@ -146,13 +152,21 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
         await rt.clock.sleep_until(when)
         wake.set()
 
+    # A clock with `call_at(when, callback)` (the simulator's) rings the alarm from a timer; any
+    # other clock gets an alarm task sleeping in `sleep_until`.
+    call_at: Callable[[datetime, Callable[[], None]], _Cancellable] | None = getattr(
+        rt.clock, "call_at", None
+    )
+
     async def body(proc: Process) -> None:
-        # One alarm task sleeps (in business time) until the earliest expiry and sets `wake`;
-        # it is replaced only when that expiry changes, so an idle poller costs no new tasks.
-        alarm: asyncio.Task[None] | None = None
+        # One alarm sleeps (in business time) until the earliest expiry and sets `wake`; it is
+        # replaced only when that expiry changes, so an idle poller costs no new alarms.
+        alarm: _Cancellable | None = None
         alarm_at: datetime | None = None
+        alarms = rt.timeout_alarms
         try:
             while True:
+                alarms.pop(status, None)  # looking: every new timeout wakes the next pass
                 wake.clear()
                 # One instant for both queries: a row falling due between them is either listed
                 # as due or is the next expiry, never neither.
@@ -165,14 +179,27 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
                     if alarm is not None:
                         alarm.cancel()
                     alarm_at = expiry
-                    alarm = None if expiry is None else asyncio.ensure_future(ring_at(expiry))
+                    if expiry is None:
+                        alarm = None
+                    elif call_at is not None:
+                        alarm = call_at(expiry, wake.set)
+                    else:
+                        alarm = asyncio.ensure_future(ring_at(expiry))
+                if alarm_at is not None:
+                    alarms[status] = alarm_at  # a timeout due no earlier is seen when it rings
                 await wake.poll(rt.idle_poll(opts.polling_frequency))
         finally:
+            alarms.pop(status, None)
             if alarm is not None:
                 alarm.cancel()
-                await asyncio.gather(alarm, return_exceptions=True)
+                if isinstance(alarm, asyncio.Task):
+                    await asyncio.gather(alarm, return_exceptions=True)
 
     return body
+
+
+class _Cancellable(Protocol):
+    def cancel(self) -> object: ...
 
 
 def _at_now(

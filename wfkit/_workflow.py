@@ -30,7 +30,7 @@ from wfkit._graph import WorkflowInfo
 from wfkit._ids import IdSource, RandomIds
 from wfkit._metrics import metrics_for
 from wfkit._options import ProcessOptions, resolve
-from wfkit._ports import EventStreamer, RecordStore, RoleScheduler, TimeoutStore
+from wfkit._ports import EventReceiver, EventStreamer, RecordStore, RoleScheduler, TimeoutStore
 from wfkit._process import Process, ProcessState, run_process, setup_logger
 from wfkit._record import Meta, Record, run_state_change_topic, topic
 from wfkit._run import Run
@@ -281,7 +281,7 @@ class Workflow(Generic[T, S]):
         st = self._check_status(status)
         t = run_state_change_topic(self.name) if rt.is_terminal(st) else topic(self.name, st)
         name = f"await-{self.name}-{st}-{run_id}-{next(self._awaits)}"
-        receiver = await rt.streamer.receiver(t, name, from_latest=True)
+        receiver = await _one_off_receiver(rt.streamer, t, name)
         try:
             async with asyncio.timeout(timeout):
                 while True:
@@ -403,3 +403,14 @@ class Workflow(Generic[T, S]):
         from wfkit._plan import plan
 
         return plan(self, self._rt, self._spec, self._config)
+
+
+async def _one_off_receiver(streamer: EventStreamer, topic: str, name: str) -> EventReceiver:
+    """A receiver for one wait, starting at the head; its cursor goes when it is closed, on a
+    streamer that can do that (`ephemeral_receivers`), instead of staying behind for good."""
+    if getattr(streamer, "ephemeral_receivers", False):
+        receiver: EventReceiver = await streamer.receiver(  # type: ignore[call-arg]
+            topic, name, from_latest=True, ephemeral=True
+        )
+        return receiver
+    return await streamer.receiver(topic, name, from_latest=True)

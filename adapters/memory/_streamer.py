@@ -66,6 +66,9 @@ class EventStreamer:
         """A sender that appends to `topic`."""
         return EventSender(self, self._topic(topic))
 
+    ephemeral_receivers = True
+    """`receiver(..., ephemeral=True)` is supported (the engine asks before passing it)."""
+
     async def receiver(
         self,
         topic: str,
@@ -73,16 +76,19 @@ class EventStreamer:
         *,
         poll_frequency: float | None = None,
         from_latest: bool = False,
+        ephemeral: bool = False,
     ) -> EventReceiver:
         """A receiver of `topic` that resumes from the cursor of `name` (created on first open).
 
         `from_latest` starts a name without a cursor at the current head; `poll_frequency` is
-        accepted for the port and ignored, since sends wake receivers directly.
+        accepted for the port and ignored, since sends wake receivers directly. An `ephemeral`
+        receiver (a one-off wait such as `await_status`) forgets its name's cursor when closed, so
+        one-off names do not pile up; durable names (consumers) keep theirs across reopens.
         """
         t = self._topic(topic)
         if name not in t.cursors:
             t.cursors[name] = len(t.events) if from_latest else 0
-        return EventReceiver(t, name)
+        return EventReceiver(t, name, ephemeral=ephemeral)
 
     def cursor(self, topic: str, name: str) -> int | None:
         """How many events of `topic` the receiver name has acked, or None if it has no cursor."""
@@ -118,14 +124,15 @@ class EventSender:
 class EventReceiver:
     """Reads one topic under a name: delivers from its own position, commits on `ack`."""
 
-    __slots__ = ("_closed", "_last", "_name", "_pos", "_topic")
+    __slots__ = ("_closed", "_ephemeral", "_last", "_name", "_pos", "_topic")
 
-    def __init__(self, topic: _Topic, name: str) -> None:
+    def __init__(self, topic: _Topic, name: str, *, ephemeral: bool = False) -> None:
         self._topic = topic
         self._name = name
         self._pos = topic.cursors[name]  # index of the next event to deliver
         self._last: Event | None = None  # the most recently delivered event
         self._closed = False
+        self._ephemeral = ephemeral
 
     def _check_open(self) -> None:
         if self._closed:
@@ -135,7 +142,8 @@ class EventReceiver:
         """The next event after the last one delivered; waits (without polling) when caught up."""
         topic = self._topic
         while True:
-            self._check_open()
+            if self._closed:
+                self._check_open()  # raises
             events = topic.events
             if self._pos < len(events):
                 event = self._last = events[self._pos]
@@ -151,7 +159,8 @@ class EventReceiver:
 
     async def ack(self, event: Event) -> None:
         """Commit this name's cursor past `event`; acking an older event never moves it back."""
-        self._check_open()
+        if self._closed:
+            self._check_open()  # raises
         topic = self._topic
         if event is self._last:
             index = self._pos - 1
@@ -163,7 +172,12 @@ class EventReceiver:
             topic.cursors[self._name] = index + 1
 
     async def close(self) -> None:
-        """Stop this receiver; un-acked events go to the next receiver opened with the same name."""
+        """Stop this receiver; un-acked events go to the next receiver opened with the same name.
+
+        An ephemeral receiver forgets its name's cursor instead.
+        """
+        if self._ephemeral and not self._closed:
+            self._topic.cursors.pop(self._name, None)
         self._closed = True
 
 

@@ -30,10 +30,28 @@ class TimeoutStore:
         self._by_expiry: dict[tuple[str, int], builtins.list[tuple[datetime, int]]] = {}
         self._by_run: dict[tuple[str, str], dict[int, TimeoutRecord]] = {}
         self._subscribers = Subscribers()
+        self._expiry_subscribers: dict[str, builtins.list[Callable[[int, datetime], None]]] = {}
 
     def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback()` after every timeout created for `workflow_name` (wakes every poller)."""
         return self._subscribers.subscribe(workflow_name, callback)
+
+    def subscribe_expiries(
+        self, workflow_name: str, callback: Callable[[int, datetime], None]
+    ) -> Callable[[], None]:
+        """Call `callback(status, expire_at)` in every `create` for `workflow_name`, before it returns.
+
+        The detailed form of `subscribe`: the engine wakes only the poller of that status, and only
+        if its alarm would ring later. Returns a function that unsubscribes.
+        """
+        callbacks = self._expiry_subscribers.setdefault(workflow_name, [])
+        callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in callbacks:
+                callbacks.remove(callback)
+
+        return unsubscribe
 
     async def create(
         self,
@@ -48,21 +66,27 @@ class TimeoutStore:
         """Schedule a timeout of the run at `status`, due at `expire_at`; returns its id."""
         self._last_id += 1
         timeout_id = self._last_id
+        # id, workflow, foreign id, run id, status, expire_at, created_at, completed, version
         row = TimeoutRecord(
-            id=timeout_id,
-            workflow_name=workflow_name,
-            foreign_id=foreign_id,
-            run_id=run_id,
-            status=status,
-            expire_at=expire_at,
-            created_at=self._clock.now(),
-            version=version,
+            timeout_id,
+            workflow_name,
+            foreign_id,
+            run_id,
+            status,
+            expire_at,
+            self._clock.now(),
+            False,
+            version,
         )
         self._by_workflow.setdefault(workflow_name, {})[timeout_id] = row
         self._workflow_of[timeout_id] = workflow_name
         bisect.insort(self._by_expiry.setdefault((workflow_name, status), []), (expire_at, timeout_id))
         self._by_run.setdefault((workflow_name, run_id), {})[timeout_id] = row
         self._subscribers.notify(workflow_name)
+        watchers = self._expiry_subscribers.get(workflow_name)
+        if watchers:
+            for callback in tuple(watchers):
+                callback(status, expire_at)
         return timeout_id
 
     async def complete(self, timeout_id: int) -> None:
@@ -96,9 +120,13 @@ class TimeoutStore:
     ) -> builtins.list[TimeoutRecord]:
         """Uncompleted timeouts at `status` with `expire_at <= now`, by id."""
         by_expiry = self._by_expiry.get((workflow_name, status), [])
-        due = by_expiry[: bisect.bisect_right(by_expiry, (now, _LAST_ID))]
-        rows = self._by_workflow[workflow_name] if due else {}
-        return [rows[timeout_id] for _, timeout_id in sorted(due, key=lambda e: e[1])]
+        end = bisect.bisect_right(by_expiry, (now, _LAST_ID))
+        if not end:
+            return []
+        rows = self._by_workflow[workflow_name]
+        if end == 1:
+            return [rows[by_expiry[0][1]]]
+        return [rows[timeout_id] for timeout_id in sorted(timeout_id for _, timeout_id in by_expiry[:end])]
 
     async def next_expiry(self, workflow_name: str, status: int, after: datetime) -> datetime | None:
         """The earliest `expire_at` later than `after` among uncompleted timeouts at `status`."""

@@ -1,0 +1,180 @@
+"""The simulator's fast paths keep their promises: alarms, wakes, one-off cursors, the SimLoop."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+from datetime import timedelta
+
+import wfkit
+from wfkit._process import Wake
+from wfkit.adapters import memory
+from wfkit.testing import SimEnv, SimRunner
+from wfkit.testing._simclock import SimClock
+from wfkit.testing._simloop import SimLoop
+from wfkit.testing._simloop import run as sim_run
+
+
+class Status(enum.IntEnum):
+    START = 1
+    WAITING = 2
+    DONE = 3
+
+
+@dataclasses.dataclass
+class Doc:
+    n: int = 0
+
+
+def reminders(hours: int) -> wfkit.Builder[Doc, Status]:
+    b = wfkit.Builder("reminders", Doc, Status)
+    b.add_step(Status.START, lambda run: Status.WAITING, Status.WAITING)
+
+    def remind(run: wfkit.Run[Doc, Status], now: object) -> Status:
+        run.object.n += 1
+        return Status.DONE if run.object.n >= hours else Status.WAITING
+
+    b.add_timeout(Status.WAITING, wfkit.after(timedelta(hours=1)), remind, Status.WAITING, Status.DONE)
+    return b
+
+
+def _cursors(streamer: memory.EventStreamer) -> int:
+    return sum(len(topic.cursors) for topic in streamer._topics.values())
+
+
+# -- task 2: one-off receivers leave no cursor behind -----------------------------------------------
+
+
+def test_await_status_leaves_no_cursor_behind_and_consumer_cursors_stay(wfkit_sim: SimRunner) -> None:
+    async def scenario(env: SimEnv) -> tuple[int, int, int | None]:
+        async with env.run(reminders(1)) as wf:
+            run_id = await wf.trigger("doc-0")
+            await wf.await_status("doc-0", run_id, Status.DONE, timeout=7200)
+            before = _cursors(env.streamer)
+            for i in range(1, 60):
+                rid = await wf.trigger(f"doc-{i}")
+                await wf.await_status(f"doc-{i}", rid, Status.WAITING, timeout=60)  # waits on an event
+                await wf.await_status(f"doc-{i}", rid, Status.DONE, timeout=7200)
+                await wf.await_status(f"doc-{i}", rid, Status.START, timeout=60)  # from history at once
+            after = _cursors(env.streamer)
+        # The consumers' durable cursors survive the workflow's stop (a restart resumes there).
+        durable = env.streamer.cursor(wfkit.topic("reminders", Status.START), "reminders-1-consumer-1-of-1")
+        return before, after, durable
+
+    before, after, durable = wfkit_sim.run(scenario)
+    assert after == before
+    assert durable is not None
+    assert durable >= 60
+
+
+async def test_an_ephemeral_receiver_forgets_its_cursor_on_close_a_durable_one_keeps_it() -> None:
+    streamer = memory.EventStreamer()
+    sender = await streamer.sender("t")
+    await sender.send("r1", 1, {})
+    one_off = await streamer.receiver("t", "wait-1", from_latest=True, ephemeral=True)
+    durable = await streamer.receiver("t", "consumer")
+    await sender.send("r2", 1, {})
+    await one_off.ack(await one_off.recv())
+    await durable.ack(await durable.recv())
+    assert streamer.cursor("t", "wait-1") == 2
+    await one_off.close()
+    await durable.close()
+    assert streamer.cursor("t", "wait-1") is None
+    assert streamer.cursor("t", "consumer") == 1
+    assert (await (await streamer.receiver("t", "consumer")).recv()).key == "r2"
+
+
+# -- alarms and wakes -----------------------------------------------------------------------------
+
+
+def test_sim_clock_alarms_ring_on_time_can_be_cancelled_and_ring_at_a_jump_in_order() -> None:
+    async def scenario() -> list[tuple[str, float]]:
+        loop = asyncio.get_running_loop()
+        clock = SimClock()
+        rang: list[tuple[str, float]] = []
+        epoch = clock.now()
+        clock.call_at(epoch + timedelta(seconds=10), lambda: rang.append(("ten", loop.time())))
+        cancelled = clock.call_at(epoch + timedelta(seconds=5), lambda: rang.append(("five", loop.time())))
+        cancelled.cancel()
+        clock.call_at(epoch + timedelta(seconds=40), lambda: rang.append(("forty", loop.time())))
+        clock.call_at(epoch + timedelta(seconds=30), lambda: rang.append(("thirty", loop.time())))
+        await asyncio.sleep(12)
+        clock.jump(30.0)  # business time 42: both later alarms are due, and ring now, in time order
+        rang.append(("jumped", loop.time()))
+        await asyncio.sleep(60)  # their loop timers were cancelled: nothing rings twice
+        return rang
+
+    assert sim_run(scenario(), seed=1) == [("ten", 10.0), ("thirty", 12.0), ("forty", 12.0), ("jumped", 12.0)]
+
+
+def test_a_safety_poll_armed_by_an_earlier_wait_does_not_cut_a_later_wait_short() -> None:
+    """A busy loop's safety poll never wakes it: the timer moves on to the current wait's deadline."""
+
+    async def scenario() -> list[float]:
+        loop = asyncio.get_running_loop()
+        wake = Wake()
+        woke = []
+        loop.call_later(20.0, wake.set)
+        await wake.poll(30.0)  # armed for 30, set at 20
+        woke.append(loop.time())
+        await wake.poll(30.0)  # deadline 50: the timer armed for 30 re-arms for 50 instead of waking
+        woke.append(loop.time())
+        return woke
+
+    assert sim_run(scenario(), seed=1) == [20.0, 50.0]
+
+
+def test_a_new_timeout_wakes_the_poller_only_if_due_before_its_alarm(wfkit_sim: SimRunner) -> None:
+    async def scenario(env: SimEnv) -> list[bool]:
+        wf = env.build(reminders(1))
+        rt = wf._rt
+        wake = rt.timeout_wakes[Status.WAITING]
+        alarm = env.now() + timedelta(hours=1)
+        seen = []
+        rt.timeout_alarms[Status.WAITING] = alarm
+        for delta in (timedelta(hours=2), timedelta(0), -timedelta(seconds=1)):
+            wake.clear()
+            rt.timeout_created(Status.WAITING, alarm + delta)
+            seen.append(wake.is_set())
+        del rt.timeout_alarms[Status.WAITING]  # a poller that is looking (or not running): any wakes
+        wake.clear()
+        rt.timeout_created(Status.WAITING, alarm + timedelta(days=1))
+        seen.append(wake.is_set())
+        return seen
+
+    assert wfkit_sim.run(scenario) == [False, False, True, True]
+
+
+def test_hourly_timeouts_fire_on_the_hour_for_a_day(wfkit_sim: SimRunner) -> None:
+    """The poller's alarm (a SimClock timer) fires each timeout exactly when due."""
+
+    async def scenario(env: SimEnv) -> list[float]:
+        async with env.run(reminders(24)) as wf:
+            run_id = await wf.trigger("doc")
+            await wf.await_status("doc", run_id, Status.DONE, timeout=2 * 86400)
+            history = await wf.store.history(run_id)
+        start = history[1].updated_at
+        return [(r.updated_at - start).total_seconds() for r in history[2:]]
+
+    assert wfkit_sim.run(scenario) == [3600.0 * h for h in range(1, 25)]
+
+
+# -- the SimLoop ------------------------------------------------------------------------------------
+
+
+def test_the_simloop_reports_a_failing_callback_and_goes_on() -> None:
+    loop = SimLoop(3)
+    seen: list[object] = []
+    loop.set_exception_handler(lambda _loop, context: seen.append(context["exception"]))
+
+    def boom() -> None:
+        raise ValueError("boom")
+
+    try:
+        loop.call_soon(boom)
+        loop.call_later(1.0, seen.append, "later")
+        loop.run_until_complete(asyncio.sleep(2))
+    finally:
+        loop.close()
+    assert [type(x).__name__ if isinstance(x, Exception) else x for x in seen] == ["ValueError", "later"]
