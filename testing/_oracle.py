@@ -69,6 +69,7 @@ class Oracle:
         self.commits += 1
         run_id, version, state = record.run_id, record.meta.version, record.run_state
         self._trace.add("write", n=node, run=run_id, v=version, s=record.status, rs=int(state))
+        self._trace.keep_object(run_id, version, record.object)
         runs = self.runs
         previous = runs.get(run_id)
         # The checks, each called only when its quick test fails (the next version, the same status).

@@ -23,6 +23,8 @@ class Report:
     trace: list[str] = field(repr=False)
     trace_hash: str = ""
     target: str = "MODULE:ATTR"
+    header: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Side facts for a trace file's header (the graph, each version's object), never hashed."""
 
     @property
     def ok(self) -> bool:

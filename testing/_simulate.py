@@ -32,7 +32,7 @@ from wfkit.testing._oracle import Invariant, Oracle
 from wfkit.testing._report import Report
 from wfkit.testing._simclock import SimClock
 from wfkit.testing._simloop import run as run_on_simloop
-from wfkit.testing._trace import Trace
+from wfkit.testing._trace import HEADER_GRAPH, Trace
 from wfkit.testing._workload import Workload
 
 BackendFactory = Callable[[SimClock], Backend]
@@ -196,6 +196,7 @@ class _Simulation:
         self.trace = Trace(loop.time, keep=self.keep_trace)
         self.faults = Injector(self.plan, self.rng, self.trace, loop.time)
         info = self.spec.info()
+        self.trace.note(HEADER_GRAPH, info.to_dict())
         codec = JsonCodec()
         status_type, object_type = self.spec.status_type, self.spec.object_type
 
@@ -372,6 +373,7 @@ class _Simulation:
             trace=self.trace.lines,
             trace_hash=self.trace.hash,
             target=self.target,
+            header=self.trace.header,
         )
 
 

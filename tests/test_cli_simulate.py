@@ -329,3 +329,21 @@ def test_a_simulation_that_cannot_run_is_one_line_and_exit_1(broken: str) -> Non
     assert code == 1
     assert out == ""
     one_line_error(err, "seed 1", "not a wfkit.adapters.Backend", "replay: wfkit simulate")
+
+
+def test_a_trace_file_carries_the_graph_and_objects_for_a_replay(tmp_path: Path) -> None:
+    from wfkit.tui._simdata import load_trace
+
+    path = tmp_path / "trace.jsonl"
+    code, data = invoke_json(PAYMENTS, "--seed", "2", *FEW, "--faults", "none", "--trace", str(path))
+    assert code == 0
+    header = json.loads(path.read_text().splitlines()[0])
+    assert header["graph"]["name"] == "payments"
+    assert header["trace_hash"] == data["trace_hash"]  # side facts are not hashed
+    trace = load_trace(path)
+    run_id = next(run for run, versions in header["objects"].items() if len(versions) > 2)
+    replay, _ = trace.replay(run_id)
+    assert replay.info is not None
+    assert [s.version for s in replay.steps] == list(range(1, len(replay.steps) + 1))
+    assert all(s.object is not None for s in replay.steps)
+    assert replay.steps[-1].object == header["objects"][run_id][str(len(replay.steps))].encode()

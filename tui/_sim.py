@@ -8,7 +8,6 @@ version by version (with its objects when the trace has them: always for a seed 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,15 +24,13 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
-from wfkit.testing._trace import HEADER_GRAPH, HEADER_OBJECTS
 from wfkit.tui._actions import WfkitScreen
 from wfkit.tui._keys import bindings
 from wfkit.tui._modals import AskModal
 from wfkit.tui._simdata import SimTrace, from_report, line_text, load_trace, run_state_word
 
 if TYPE_CHECKING:
-    from wfkit import Clock, WorkflowInfo
-    from wfkit.adapters import Backend
+    from wfkit import WorkflowInfo
 
 
 class TraceView(ScrollView, can_focus=True):
@@ -323,32 +320,10 @@ class SimulationScreen(WfkitScreen):
         from wfkit.testing import simulate
 
         builder: Any = self.wapp.builder
-        kept: list[Backend] = []
-
-        def backend(clock: Clock) -> Backend:  # the default memory adapters, kept to read the objects
-            from wfkit.adapters.memory import backend as memory_backend
-
-            kept.append(memory_backend(clock))
-            return kept[-1]
-
         try:
-            report = simulate(builder, seed=seed, backend=backend)
-            extra = asyncio.run(_side_facts(kept[-1], self._loaded_graph()))
+            report = simulate(builder, seed=seed)
         except Exception as exc:
             self.app.call_from_thread(self.wapp.report, exc, "simulation failed")
             return
+        extra = dict(report.header)  # the graph and every version's object, as a trace file holds
         self.app.call_from_thread(self.show, from_report(report, extra))
-
-
-async def _side_facts(backend: Backend, info: WorkflowInfo | None) -> dict[str, Any]:
-    """What a trace file's header may hold beside the lines: the graph and every version's object."""
-    store = backend.store
-    objects: dict[str, dict[str, str]] = {}
-    for record in await store.list(None, limit=1_000_000):
-        objects[record.run_id] = {
-            str(r.version): r.object.decode("utf-8", "replace") for r in await store.history(record.run_id)
-        }
-    extra: dict[str, Any] = {HEADER_OBJECTS: objects}
-    if info is not None:
-        extra[HEADER_GRAPH] = info.to_dict()
-    return extra

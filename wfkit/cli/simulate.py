@@ -114,6 +114,7 @@ class _Setup:
             "workload": self.workload_json(),
             "trace_hash": report.trace_hash,
             "lines": len(report.trace),
+            **report.header,
         }
 
     def workload_json(self) -> dict[str, Any]:
