@@ -16,8 +16,8 @@ from ._store import RecordStore
 from ._streamer import DEFAULT_POLL_FREQUENCY, EventStreamer
 from ._timeouts import TimeoutStore
 
-DEFAULT_CONCURRENCY = 16
-"""Events each step consumer handles at once: overlapping transactions share WAL flushes."""
+DEFAULT_CONCURRENCY = 32
+"""Events each step consumer handles at once: their writes share group-commit batches."""
 
 
 def connect(
