@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from wfkit._record import Event
 from wfkit.adapters.memory._streamer import ClosedError
@@ -45,6 +45,28 @@ class LocalWakeups:
             waiters.discard(fut)
             if not waiters:
                 del self._waiters[topic]
+
+
+class OneOffReceivers:
+    """`receiver(..., ephemeral=True)` for the SQL streamers: a one-off wait (such as `await_status`)
+    keeps its position in memory and writes no cursor row, so one-off names never pile up in
+    `wfkit_cursors`; durable names (consumers) keep their rows across reopens."""
+
+    ephemeral_receivers = True
+    """The engine asks for this before passing `ephemeral`."""
+
+    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """The dialect's read (its `OnDatabase`, earlier in the bases, provides it)."""
+        raise NotImplementedError
+
+    async def _one_off(self, topic: str, name: str, poll: float, from_latest: bool) -> EventReceiver:
+        position = 0
+        if from_latest:
+            rows = await self._fetch(
+                "SELECT COALESCE(MAX(id), 0) FROM wfkit_events WHERE topic = ?", (topic,)
+            )
+            position = int(rows[0][0])
+        return EventReceiver(self, topic, name, position, poll, durable=False)  # type: ignore[arg-type]
 
 
 class EventTable(Protocol):
@@ -85,12 +107,15 @@ class EventSender:
 class EventReceiver:
     """Reads one topic under a name: delivers from its own position, commits on `ack`."""
 
-    def __init__(self, streamer: EventTable, topic: str, name: str, position: int, poll: float) -> None:
+    def __init__(
+        self, streamer: EventTable, topic: str, name: str, position: int, poll: float, *, durable: bool = True
+    ) -> None:
         self._streamer = streamer
         self._topic = topic
         self._name = name
         self._pos = position  # id of the last event delivered (or acked before this receiver)
         self._poll = poll
+        self._durable = durable  # False: a one-off wait whose position is never written
         self._buffer: list[Event] = []
         self._closed = False
 
@@ -119,7 +144,8 @@ class EventReceiver:
     async def ack(self, event: Event) -> None:
         """Commit this name's cursor past `event`; acking an older event never moves it back."""
         self._check_open()
-        await self._streamer._advance_cursor(self._topic, self._name, event.id)
+        if self._durable:
+            await self._streamer._advance_cursor(self._topic, self._name, event.id)
 
     async def close(self) -> None:
         """Stop this receiver; un-acked events go to the next receiver opened with the same name."""

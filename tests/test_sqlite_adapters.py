@@ -315,6 +315,10 @@ def test_a_workflow_runs_to_completion_and_a_second_backend_sees_it(
     run_id = asyncio.run(first_process())
     assert os.path.exists(tmp_path / "orders.db")
     asyncio.run(second_process(run_id))
+    with sqlite3.connect(tmp_path / "orders.db") as db:  # await_status's one-off wait left no cursor
+        names = [row[0] for row in db.execute("SELECT name FROM wfkit_cursors")]
+    assert names
+    assert not [name for name in names if name.startswith("await-")], names
 
 
 async def test_a_commit_by_another_process_wakes_a_waiting_receiver_at_once(tmp_path: Path) -> None:

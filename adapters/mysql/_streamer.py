@@ -20,7 +20,7 @@ import aiomysql
 
 from wfkit._clock import Clock, SystemClock
 from wfkit._record import Event
-from wfkit.adapters._sqlstream import EventReceiver, EventSender, LocalWakeups
+from wfkit.adapters._sqlstream import EventReceiver, EventSender, LocalWakeups, OneOffReceivers
 
 from ._db import Database, OnDatabase, database, is_retryable
 
@@ -28,7 +28,7 @@ DEFAULT_POLL_FREQUENCY = 0.1
 _ATTEMPTS = 5
 
 
-class EventStreamer(LocalWakeups, OnDatabase):
+class EventStreamer(LocalWakeups, OnDatabase, OneOffReceivers):
     """An `EventStreamer` in one MySQL/MariaDB database; open it with `async with`."""
 
     def __init__(
@@ -55,11 +55,16 @@ class EventStreamer(LocalWakeups, OnDatabase):
         *,
         poll_frequency: float | None = None,
         from_latest: bool = False,
+        ephemeral: bool = False,
     ) -> EventReceiver:
         """A receiver of `topic` resuming from the cursor of `name` (created on first open).
 
-        `from_latest` starts a name without a cursor after the newest event committed now.
+        `from_latest` starts a name without a cursor after the newest event committed now; an
+        `ephemeral` receiver writes no cursor at all (`OneOffReceivers`).
         """
+        if ephemeral:
+            poll = self._poll_frequency if poll_frequency is None else poll_frequency
+            return await self._one_off(topic, name, poll, from_latest)
         start = "(SELECT COALESCE(MAX(id), 0) FROM wfkit_events WHERE topic = %s)" if from_latest else "%s"
         async with self._db.transaction() as conn:
             await conn.execute(

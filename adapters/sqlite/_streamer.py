@@ -20,7 +20,7 @@ from typing import Any
 from wfkit._clock import Clock, SystemClock
 from wfkit._record import Event
 from wfkit.adapters._feed import Subscribers
-from wfkit.adapters._sqlstream import EventReceiver, EventSender, LocalWakeups
+from wfkit.adapters._sqlstream import EventReceiver, EventSender, LocalWakeups, OneOffReceivers
 
 from ._db import Database, OnDatabase, database
 from ._watch import ForeignCommits
@@ -41,7 +41,7 @@ def _retrieved(done: asyncio.Future[Any]) -> None:
         done.exception()
 
 
-class EventStreamer(LocalWakeups, OnDatabase):
+class EventStreamer(LocalWakeups, OnDatabase, OneOffReceivers):
     """An `EventStreamer` in one SQLite file; open it with `async with` (or `open()`/`close()`)."""
 
     def __init__(
@@ -89,11 +89,16 @@ class EventStreamer(LocalWakeups, OnDatabase):
         *,
         poll_frequency: float | None = None,
         from_latest: bool = False,
+        ephemeral: bool = False,
     ) -> EventReceiver:
         """A receiver of `topic` resuming from the cursor of `name` (created on first open).
 
-        `from_latest` starts a name without a cursor after the newest event committed now.
+        `from_latest` starts a name without a cursor after the newest event committed now; an
+        `ephemeral` receiver writes no cursor at all (`OneOffReceivers`).
         """
+        if ephemeral:
+            poll = self._poll_frequency if poll_frequency is None else poll_frequency
+            return await self._one_off(topic, name, poll, from_latest)
         start = "(SELECT COALESCE(MAX(id), 0) FROM wfkit_events WHERE topic = ?)" if from_latest else "?"
 
         def open_cursor(conn: sqlite3.Connection) -> int:

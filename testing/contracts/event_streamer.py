@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -216,5 +216,28 @@ class EventStreamerContract:
     ) -> None:
         async def body(streamer: EventStreamer) -> None:
             await sync_user_through(streamer, self.wait_seconds)
+
+        self._run(event_streamer_factory, body)
+
+    def test_one_off_receivers_keep_no_cursor(self, event_streamer_factory: EventStreamerFactory) -> None:
+        """`receiver(..., ephemeral=True)` (where `ephemeral_receivers` says it is supported): the name
+        starts from the latest event every time it is opened, while a durable name resumes."""
+
+        async def body(streamer: EventStreamer) -> None:
+            if not getattr(streamer, "ephemeral_receivers", False):
+                pytest.skip("this streamer has no one-off receivers (ephemeral_receivers)")
+            one_off: Any = streamer  # the keyword is an optional extension of the port
+            await _send(streamer, TOPIC, "before")
+            for durable, name in ((False, "once"), (True, "kept")):
+                first = await one_off.receiver(TOPIC, name, from_latest=True, ephemeral=not durable)
+                await _send(streamer, TOPIC, f"{name}-1")
+                assert await self._keys(first, 1, ack=True) == [f"{name}-1"]
+                await first.close()
+                await _send(streamer, TOPIC, f"{name}-2")
+                again = await one_off.receiver(TOPIC, name, from_latest=True, ephemeral=not durable)
+                await _send(streamer, TOPIC, f"{name}-3")
+                expected = [f"{name}-2", f"{name}-3"] if durable else [f"{name}-3"]
+                assert await self._keys(again, len(expected), ack=True) == expected
+                await again.close()
 
         self._run(event_streamer_factory, body)
