@@ -154,12 +154,12 @@ class GroupCommit:
             self._committed(accepted)
             for write in accepted:
                 write.settle(None)
-        except BaseException as exc:  # cancelled at shutdown, or a bug: never leave a caller waiting
+        except Exception as exc:  # a bug: each caller gets it (nobody awaits this task)
             for write in batch:
-                if isinstance(exc, Exception):
-                    write.settle(exc)
-                else:
-                    write.done.cancel()
+                write.settle(exc)
+        except BaseException:  # cancelled at shutdown: never leave a caller waiting
+            for write in batch:
+                write.done.cancel()
             raise
 
     async def _alone(self, write: Write) -> None:
