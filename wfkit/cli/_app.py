@@ -133,7 +133,7 @@ def _root(
 
 
 def _register() -> None:
-    from wfkit.cli import control, db, demo, graph, runs, simulate, tui, worker
+    from wfkit.cli import bench, control, db, demo, graph, runs, simulate, tui, worker
 
     app.command("demo")(demo.demo)
     app.command("graph")(graph.graph)
@@ -146,6 +146,7 @@ def _register() -> None:
         app.command(name, rich_help_panel="Workers and stores")(getattr(control, name))
     app.command("worker", rich_help_panel="Workers and stores")(worker.worker)
     app.add_typer(db.db_app, name="db", rich_help_panel="Workers and stores")
+    app.command("bench", rich_help_panel="Workers and stores")(bench.bench)
 
 
 _register()
