@@ -14,6 +14,7 @@ from wfkit.testing._trace import Trace
 
 _ACTIVE = frozenset(state for state in RunState if state.active)
 _DONE = frozenset(state for state in RunState if state.finished or state.stopped)
+_H_VERSION, _H_TOPIC = Header.RECORD_VERSION.value, Header.TOPIC.value  # plain strs: faster lookups
 
 Invariant = Callable[[Any], bool]
 """A user predicate over a run (`wfkit.Run`, decoded), checked after every write; False = violated."""
@@ -68,8 +69,10 @@ class Oracle:
         """A store write succeeded: check the transition, then remember it."""
         self.commits += 1
         run_id, version, state = record.run_id, record.meta.version, record.run_state
-        self._trace.add("write", n=node, run=run_id, v=version, s=record.status, rs=int(state))
-        self._trace.keep_object(run_id, version, record.object)
+        trace = self._trace
+        trace.add("write", n=node, run=run_id, v=version, s=record.status, rs=int(state))
+        if trace.keep:
+            trace.keep_object(run_id, version, record.object)
         runs = self.runs
         previous = runs.get(run_id)
         # The checks, each called only when its quick test fails (the next version, the same status).
@@ -77,7 +80,8 @@ class Oracle:
             self._check_version(previous, record)
         if previous is None or previous.status != record.status:
             self._check_edge(previous, record)
-        self._check_active(record)
+        if state not in _ACTIVE or self._active.get((record.workflow_name, record.foreign_id)) != run_id:
+            self._check_active(record)  # else: still the active run of its foreign id, nothing to check
         runs[run_id] = record
         self.undelivered[(run_id, version)] = self._now()
         if state in _DONE:
@@ -98,9 +102,9 @@ class Oracle:
                 self._violate(f"user invariant {name}", f"run {run_id} version {version}")
 
     def delivered(self, key: str, headers: Mapping[str, str], node: int) -> None:
-        version = int(headers.get(Header.RECORD_VERSION, 0) or 0)
+        version = int(headers.get(_H_VERSION, 0) or 0)
         self.deliveries += 1
-        self._trace.add("send", n=node, run=key, v=version, topic=headers.get(Header.TOPIC, ""))
+        self._trace.add("send", n=node, run=key, v=version, topic=headers.get(_H_TOPIC, ""))
         if self.undelivered.pop((key, version), None) is not None and not self.undelivered and not self._open:
             self.changed.set()  # possibly done
 

@@ -19,9 +19,14 @@ class SimClock:
     `call_at(when, callback)` is the callback form of `sleep_until` (no task, no future): the
     engine's timeout pollers use it for their alarms when a clock offers it. A sleeper not yet due
     at a jump still wakes at the loop time it was set for (late in business time, never early).
+
+    A clock given its `SimLoop` reads that loop's time without asking which loop is running
+    (`asyncio.get_running_loop()` makes a `getpid()` system call each time, and the engine reads
+    the clock several times per step); it must then only be used on that loop.
     """
 
-    def __init__(self, epoch: datetime = SIM_EPOCH) -> None:
+    def __init__(self, epoch: datetime = SIM_EPOCH, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop if isinstance(loop, SimLoop) else None  # another loop: asked for each time
         self._epoch = epoch
         self._offset = 0.0
         self._cached_at = -1.0
@@ -31,9 +36,13 @@ class SimClock:
         self._prune_at = 64
 
     def now(self) -> datetime:
-        loop = asyncio.get_running_loop()
-        # The simulator's loop keeps its virtual time in an attribute: read it without a call.
-        seconds = (loop._virtual_time if type(loop) is SimLoop else loop.time()) + self._offset
+        loop = self._loop
+        if loop is None:
+            running = asyncio.get_running_loop()
+            # The simulator's loop keeps its virtual time in an attribute: read it without a call.
+            seconds = (running._virtual_time if type(running) is SimLoop else running.time()) + self._offset
+        else:
+            seconds = loop._virtual_time + self._offset
         if seconds != self._cached_at:  # many reads share one virtual instant: build it once
             self._cached_at = seconds
             self._cached = self._epoch + timedelta(seconds=seconds)
@@ -42,7 +51,7 @@ class SimClock:
     async def sleep_until(self, when: datetime) -> None:
         if when <= self.now():
             return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[None] = (self._loop or asyncio.get_running_loop()).create_future()
 
         def ring() -> None:
             if not fut.done():
@@ -60,7 +69,7 @@ class SimClock:
         It is a loop timer (`cancel()` it to forget the call) at the loop time business time
         reaches `when`; a clock jump past `when` makes the call during the jump instead.
         """
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         # The loop time at which business time (epoch + loop time + offset) reaches `when`.
         timer = loop.call_at((when - self._epoch).total_seconds() - self._offset, callback)
         alarms = self._alarms

@@ -186,7 +186,7 @@ class _Simulation:
 
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
-        self.clock = SimClock()
+        self.clock = SimClock(loop=loop)
         if self.backend_factory is None:
             from wfkit.adapters.memory import backend as memory_backend
 

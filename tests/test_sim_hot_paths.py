@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
-from datetime import timedelta
+import hashlib
+import random
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
 
 import wfkit
 from wfkit._process import Wake
@@ -14,6 +19,7 @@ from wfkit.testing import SimEnv, SimRunner
 from wfkit.testing._simclock import SimClock
 from wfkit.testing._simloop import SimLoop
 from wfkit.testing._simloop import run as sim_run
+from wfkit.testing._trace import Trace
 
 
 class Status(enum.IntEnum):
@@ -88,10 +94,12 @@ async def test_an_ephemeral_receiver_forgets_its_cursor_on_close_a_durable_one_k
 # -- alarms and wakes -----------------------------------------------------------------------------
 
 
-def test_sim_clock_alarms_ring_on_time_can_be_cancelled_and_ring_at_a_jump_in_order() -> None:
+@pytest.mark.parametrize("bound", [False, True])
+def test_sim_clock_alarms_ring_on_time_can_be_cancelled_and_ring_at_a_jump_in_order(bound: bool) -> None:
     async def scenario() -> list[tuple[str, float]]:
         loop = asyncio.get_running_loop()
-        clock = SimClock()
+        assert isinstance(loop, SimLoop)
+        clock = SimClock(loop=loop) if bound else SimClock()
         rang: list[tuple[str, float]] = []
         epoch = clock.now()
         clock.call_at(epoch + timedelta(seconds=10), lambda: rang.append(("ten", loop.time())))
@@ -178,3 +186,83 @@ def test_the_simloop_reports_a_failing_callback_and_goes_on() -> None:
     finally:
         loop.close()
     assert [type(x).__name__ if isinstance(x, Exception) else x for x in seen] == ["ValueError", "later"]
+
+
+def test_a_bound_sim_clock_reads_its_loop_like_an_unbound_one() -> None:
+    async def scenario() -> list[datetime]:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, SimLoop)
+        bound, unbound = SimClock(loop=loop), SimClock()
+        seen = [bound.now(), unbound.now()]
+        await bound.sleep_until(bound.now() + timedelta(seconds=90))
+        seen += [bound.now(), unbound.now()]
+        bound.jump(5.0)
+        unbound.jump(5.0)
+        seen += [bound.now(), unbound.now()]
+        return seen
+
+    t0, t0b, t1, t1b, t2, t2b = sim_run(scenario(), seed=2)
+    assert (t0, t1, t2) == (t0b, t1b, t2b)
+    assert (t1 - t0, t2 - t1) == (timedelta(seconds=90), timedelta(seconds=5))
+
+
+# -- the trace ------------------------------------------------------------------------------------
+
+
+def test_trace_lines_and_hash_are_those_of_encoding_each_line_on_its_own() -> None:
+    """Lines are encoded in batches: the bytes and the hash are those of one line at a time."""
+    encode = msgspec.json.Encoder(order="sorted").encode
+    now = [0.0]
+    trace = Trace(lambda: now[0])
+    sha = hashlib.sha256()
+    expected: list[str] = []
+    rng = random.Random(5)
+    for i in range(2500):  # more than two batches
+        if rng.random() < 0.3:
+            now[0] += rng.choice([0.0000004, 0.1234567, 3600.0, 1e-7])
+        fields = {"n": i % 3, "run": f"run-{i}", "v": i, "detail": 'a "quoted" é\n \u2028 },{"k"'}
+        trace.add("write", **fields)
+        line = encode({**fields, "k": "write", "t": round(now[0], 6)})
+        sha.update(line + b"\n")
+        expected.append(line.decode())
+        if i in (0, 1023, 1500):  # reading mid-way changes nothing
+            assert trace.lines == expected
+            assert trace.hash == sha.hexdigest()
+            assert trace.count == i + 1
+    assert trace.hash == sha.hexdigest()
+    assert trace.lines == expected
+    assert trace.tail(2) == expected[-2:]
+    assert trace.count == 2500
+    quiet = Trace(lambda: 1.0, keep=False)
+    quiet.add("send", n=1)
+    assert quiet.lines == []
+    assert quiet.count == 1
+    assert quiet.hash == hashlib.sha256(encode({"k": "send", "n": 1, "t": 1.0}) + b"\n").hexdigest()
+
+
+# -- the memory timeout store's fast paths ----------------------------------------------------------
+
+
+async def test_memory_timeouts_list_and_expire_in_order_whatever_order_they_were_made_in() -> None:
+    """The first-row and last-row shortcuts agree with a plain sort, rows made in any order."""
+    store = memory.TimeoutStore(SimClock())
+    rng = random.Random(11)
+    base = datetime(2030, 1, 1, tzinfo=UTC)
+    made: dict[int, tuple[int, datetime]] = {}  # id -> (status, expiry)
+    for step in range(600):
+        action = rng.random()
+        if action < 0.55 or not made:
+            status = rng.choice([1, 2])
+            expiry = base + timedelta(seconds=rng.choice([0, 10, 10, 20, 35, 50, 60 + step]))
+            made[await store.create("wf", "f", f"r{step % 7}", status, expiry)] = (status, expiry)
+        elif action < 0.85:
+            victim = min(made) if rng.random() < 0.5 else rng.choice(sorted(made))
+            await (store.complete if rng.random() < 0.5 else store.cancel)(victim)
+            del made[victim]
+        now = base + timedelta(seconds=rng.choice([-5, 0, 10, 15, 20, 40, 100, 1000]))
+        for status in (1, 2):
+            due = sorted(i for i, (s, e) in made.items() if s == status and e <= now)
+            assert [r.id for r in await store.list_valid("wf", status, now)] == due
+            later = [e for s, e in made.values() if s == status and e > now]
+            assert await store.next_expiry("wf", status, now) == (min(later) if later else None)
+    assert [r.id for r in await store.list("wf")] == sorted(made)

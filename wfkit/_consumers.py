@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 DELETED_MARKER = b'{"result":"deleted"}'
 _STOPPED = frozenset(state for state in RunState if state.stopped)
+_H_VERSION = Header.RECORD_VERSION.value  # a plain str: an enum member is slower to look up
 
 
 class StaleRecord(WfkitError):
@@ -49,7 +51,7 @@ async def current_record(rt: Runtime, proc: Process, event: Event, status: int |
     except RecordNotFound:
         proc.metrics.skip("record not found")
         return None
-    announced = int(event.headers.get(Header.RECORD_VERSION, 0))
+    announced = int(event.headers.get(_H_VERSION, 0))
     if record.meta.version > announced:
         proc.metrics.skip("event record version lower than latest record version")
         return None
@@ -228,12 +230,13 @@ def outbox_body(rt: Runtime, opts: Resolved, limit: int = 1000) -> Any:
     async def body(proc: Process) -> None:
         senders: dict[str, Any] = {}
         store, streamer, wake = rt.store, rt.streamer, rt.outbox_wake
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 wake.clear()
                 events = await store.list_outbox(rt.name, limit)
                 if not events:
-                    await wake.poll(rt.idle_poll(opts.polling_frequency))
+                    await wake.poll(rt.idle_poll(opts.polling_frequency), loop)
                     continue
                 now = rt.clock.now()
                 behind = (now - events[0].created_at).total_seconds()
@@ -250,7 +253,7 @@ def outbox_body(rt: Runtime, opts: Resolved, limit: int = 1000) -> Any:
                 if len(events) < limit and rt._store_notifies and not wake.is_set():
                     # The listing was not cut short and the feed saw no write since: nothing is
                     # left to publish, so sleep now instead of listing an empty outbox first.
-                    await wake.poll(rt.idle_poll(opts.polling_frequency))
+                    await wake.poll(rt.idle_poll(opts.polling_frequency), loop)
         finally:
             for sender in senders.values():
                 await sender.close()

@@ -301,9 +301,12 @@ class Wake:
         finally:
             waiters.remove(fut)
 
-    async def poll(self, every: float) -> None:
+    async def poll(self, every: float, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Wait until set or `every` seconds pass, then clear. `loop`, if given, must be the running
+        loop (a caller that holds it saves asking for it: that costs a system call per ask)."""
         if not self._value:
-            loop = asyncio.get_running_loop()
+            if loop is None:
+                loop = asyncio.get_running_loop()
             deadline = self._deadline = loop.time() + every
             timer = self._timer
             if timer is None or self._timer_loop is not loop or timer.when() > deadline:

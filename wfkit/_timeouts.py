@@ -125,7 +125,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
     wake = rt.timeout_wakes[status]
     fns = [(_at_now(rt, as_async(spec.fn)), spec.to) for spec in specs]
 
-    async def fire(proc: Process, row: TimeoutRecord) -> None:
+    async def fire(proc: Process, row: TimeoutRecord, loop: asyncio.AbstractEventLoop) -> None:
         try:
             record = await rt.store.lookup(row.run_id)
         except RecordNotFound:
@@ -134,7 +134,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
         if record.status != status or record.meta.version != row.version or record.run_state not in _ACTIVE:
             await store.cancel(row.id)
             return
-        started = asyncio.get_running_loop().time()
+        started = loop.time()
         for fn, allowed in fns:
             proceed, new = await rt.attempt(
                 proc, record, fn, allowed, opts.pause_after_errors, opts.time_limit
@@ -145,7 +145,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
                 await rt.apply(record, new, proc.metrics)
                 break
         await store.complete(row.id)
-        proc.metrics.observe(asyncio.get_running_loop().time() - started)
+        proc.metrics.observe(loop.time() - started)
         rt.notify_waiters()
 
     async def ring_at(when: datetime) -> None:
@@ -164,6 +164,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
         alarm: _Cancellable | None = None
         alarm_at: datetime | None = None
         alarms = rt.timeout_alarms
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 alarms.pop(status, None)  # looking: every new timeout wakes the next pass
@@ -172,7 +173,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
                 # as due or is the next expiry, never neither.
                 now = rt.clock.now()
                 for row in await store.list_valid(rt.name, status, now):
-                    await fire(proc, row)
+                    await fire(proc, row, loop)
                 proc.ok()
                 expiry = await store.next_expiry(rt.name, status, now)
                 if expiry != alarm_at:
@@ -187,7 +188,7 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
                         alarm = asyncio.ensure_future(ring_at(expiry))
                 if alarm_at is not None:
                     alarms[status] = alarm_at  # a timeout due no earlier is seen when it rings
-                await wake.poll(rt.idle_poll(opts.polling_frequency))
+                await wake.poll(rt.idle_poll(opts.polling_frequency), loop)
         finally:
             alarms.pop(status, None)
             if alarm is not None:
@@ -205,9 +206,12 @@ class _Cancellable(Protocol):
 def _at_now(
     rt: Runtime, fn: Callable[..., Awaitable[object]]
 ) -> Callable[[Run[Any, Any]], Awaitable[object]]:
-    """A timeout function `fn(run, now)` as the `fn(run)` that `Runtime.attempt` calls."""
+    """A timeout function `fn(run, now)` as the `fn(run)` that `Runtime.attempt` calls.
 
-    async def call_now(run: Run[Any, Any]) -> object:
-        return await fn(run, rt.clock.now())
+    A plain function returning `fn`'s awaitable: no coroutine of its own on the firing path.
+    """
+
+    def call_now(run: Run[Any, Any]) -> Awaitable[object]:
+        return fn(run, rt.clock.now())
 
     return call_now

@@ -93,7 +93,10 @@ class RecordStore:
             history.append(record)
         self._latest[run_id] = record
         event = outbox_event_for(record)
-        self._outbox.setdefault(event.workflow_name, {})[event.id] = event
+        outbox = self._outbox.get(event.workflow_name)
+        if outbox is None:
+            outbox = self._outbox[event.workflow_name] = {}
+        outbox[event.id] = event
         self._outbox_owner[event.id] = event.workflow_name
         return event
 

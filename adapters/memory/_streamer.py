@@ -88,7 +88,7 @@ class EventStreamer:
         t = self._topic(topic)
         if name not in t.cursors:
             t.cursors[name] = len(t.events) if from_latest else 0
-        return EventReceiver(t, name, ephemeral=ephemeral)
+        return EventReceiver(t, name, ephemeral=ephemeral, loop=asyncio.get_running_loop())
 
     def cursor(self, topic: str, name: str) -> int | None:
         """How many events of `topic` the receiver name has acked, or None if it has no cursor."""
@@ -124,10 +124,20 @@ class EventSender:
 class EventReceiver:
     """Reads one topic under a name: delivers from its own position, commits on `ack`."""
 
-    __slots__ = ("_closed", "_ephemeral", "_last", "_name", "_pos", "_topic")
+    __slots__ = ("_closed", "_ephemeral", "_last", "_loop", "_name", "_pos", "_topic")
 
-    def __init__(self, topic: _Topic, name: str, *, ephemeral: bool = False) -> None:
+    def __init__(
+        self,
+        topic: _Topic,
+        name: str,
+        *,
+        ephemeral: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self._topic = topic
+        # The loop it was opened on, where it waits (asking for the running loop costs a system
+        # call, on every wait); None: the running loop at each wait.
+        self._loop = loop
         self._name = name
         self._pos = topic.cursors[name]  # index of the next event to deliver
         self._last: Event | None = None  # the most recently delivered event
@@ -149,7 +159,7 @@ class EventReceiver:
                 event = self._last = events[self._pos]
                 self._pos += 1
                 return event
-            fut = asyncio.get_running_loop().create_future()
+            fut = (self._loop or asyncio.get_running_loop()).create_future()
             topic.waiters[self] = fut
             try:
                 await fut

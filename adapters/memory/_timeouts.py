@@ -78,10 +78,24 @@ class TimeoutStore:
             False,
             version,
         )
-        self._by_workflow.setdefault(workflow_name, {})[timeout_id] = row
+        rows = self._by_workflow.get(workflow_name)
+        if rows is None:
+            rows = self._by_workflow[workflow_name] = {}
+        rows[timeout_id] = row
         self._workflow_of[timeout_id] = workflow_name
-        bisect.insort(self._by_expiry.setdefault((workflow_name, status), []), (expire_at, timeout_id))
-        self._by_run.setdefault((workflow_name, run_id), {})[timeout_id] = row
+        by_expiry = self._by_expiry.get((workflow_name, status))
+        if by_expiry is None:
+            by_expiry = self._by_expiry[(workflow_name, status)] = []
+        entry = (expire_at, timeout_id)
+        if not by_expiry or by_expiry[-1][0] <= expire_at:  # the latest so far (ids only grow): last
+            by_expiry.append(entry)
+        else:
+            bisect.insort(by_expiry, entry)
+        run_key = (workflow_name, run_id)
+        of_run = self._by_run.get(run_key)
+        if of_run is None:
+            of_run = self._by_run[run_key] = {}
+        of_run[timeout_id] = row
         self._subscribers.notify(workflow_name)
         watchers = self._expiry_subscribers.get(workflow_name)
         if watchers:
@@ -103,7 +117,10 @@ class TimeoutStore:
             return
         row = self._by_workflow[workflow_name].pop(timeout_id)
         by_expiry = self._by_expiry[(workflow_name, row.status)]
-        del by_expiry[bisect.bisect_left(by_expiry, (row.expire_at, timeout_id))]
+        if by_expiry[0][1] == timeout_id:  # the earliest, as a fired timeout usually is
+            del by_expiry[0]
+        else:
+            del by_expiry[bisect.bisect_left(by_expiry, (row.expire_at, timeout_id))]
         by_run = self._by_run[(workflow_name, row.run_id)]
         del by_run[timeout_id]
         if not by_run:
@@ -119,17 +136,22 @@ class TimeoutStore:
         self, workflow_name: str, status: int, now: datetime
     ) -> builtins.list[TimeoutRecord]:
         """Uncompleted timeouts at `status` with `expire_at <= now`, by id."""
-        by_expiry = self._by_expiry.get((workflow_name, status), [])
-        end = bisect.bisect_right(by_expiry, (now, _LAST_ID))
-        if not end:
+        by_expiry = self._by_expiry.get((workflow_name, status))
+        if not by_expiry or by_expiry[0][0] > now:
             return []
         rows = self._by_workflow[workflow_name]
-        if end == 1:
+        if len(by_expiry) == 1 or by_expiry[1][0] > now:  # one due, the common case: no search
             return [rows[by_expiry[0][1]]]
+        end = bisect.bisect_right(by_expiry, (now, _LAST_ID))
         return [rows[timeout_id] for timeout_id in sorted(timeout_id for _, timeout_id in by_expiry[:end])]
 
     async def next_expiry(self, workflow_name: str, status: int, after: datetime) -> datetime | None:
         """The earliest `expire_at` later than `after` among uncompleted timeouts at `status`."""
-        by_expiry = self._by_expiry.get((workflow_name, status), [])
+        by_expiry = self._by_expiry.get((workflow_name, status))
+        if not by_expiry:
+            return None
+        first = by_expiry[0][0]
+        if first > after:  # nothing due yet, the common case after a pass: no search
+            return first
         i = bisect.bisect_right(by_expiry, (after, _LAST_ID))
         return by_expiry[i][0] if i < len(by_expiry) else None
