@@ -55,18 +55,16 @@ class OneOffReceivers:
     ephemeral_receivers = True
     """The engine asks for this before passing `ephemeral`."""
 
-    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        """The dialect's read (its `OnDatabase`, earlier in the bases, provides it)."""
-        raise NotImplementedError
-
-    async def _one_off(self, topic: str, name: str, poll: float, from_latest: bool) -> EventReceiver:
+    async def _one_off(
+        self: _ReadableTable, topic: str, name: str, poll: float, from_latest: bool
+    ) -> EventReceiver:
         position = 0
         if from_latest:
             rows = await self._fetch(
                 "SELECT COALESCE(MAX(id), 0) FROM wfkit_events WHERE topic = ?", (topic,)
             )
             position = int(rows[0][0])
-        return EventReceiver(self, topic, name, position, poll, durable=False)  # type: ignore[arg-type]
+        return EventReceiver(self, topic, name, position, poll, durable=False)
 
 
 class EventTable(Protocol):
@@ -81,6 +79,12 @@ class EventTable(Protocol):
     def _wait_for_send(self, topic: str) -> asyncio.Future[None]: ...
 
     def _forget_waiter(self, topic: str, fut: asyncio.Future[None]) -> None: ...
+
+
+class _ReadableTable(EventTable, Protocol):
+    """A streamer that can also run a read (its `OnDatabase`): what `OneOffReceivers` needs."""
+
+    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]: ...
 
 
 class EventSender:
