@@ -14,7 +14,6 @@ import contextlib
 import signal
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,80 +23,13 @@ from _databases import PG_SHOW, pg_settings, sqlite_settings
 from _drive import Measured, Result, drive
 from prometheus_client import CollectorRegistry
 
-import wfkit
-from wfkit import RecordFilter, RunState
+from wfkit import RunState
 from wfkit.adapters import Backend, connect
+from wfkit.cli._completions import Completions
 
 THROUGHPUT = Path(__file__).resolve().with_name("throughput.py")
 READY = "wfkit worker ready:"
 _COMPLETED = [RunState.COMPLETED]
-
-
-class Completions:
-    """Futures for runs the driver waits on, resolved by polling the store for COMPLETED runs.
-
-    Fails every waiting run instead of hanging when `check()` raises (a worker process died) or when
-    no run has completed for `stall` seconds.
-    """
-
-    def __init__(
-        self,
-        store: wfkit.RecordStore,
-        workflow: str,
-        poll: float,
-        check: Callable[[], None] = lambda: None,
-        stall: float = 120.0,
-    ) -> None:
-        self._store, self._workflow, self._poll = store, workflow, poll
-        self._check, self._stall = check, stall
-        self._waiting: dict[str, asyncio.Future[None]] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    def watch(self, foreign_id: str) -> asyncio.Future[None]:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="bench:completions")
-        future = asyncio.get_running_loop().create_future()
-        self._waiting[foreign_id] = future
-        return future
-
-    async def _run(self) -> None:
-        progress = time.monotonic()
-        try:
-            while True:
-                await asyncio.sleep(self._poll)
-                self._check()
-                if not self._waiting:
-                    progress = time.monotonic()
-                    continue
-                if time.monotonic() - progress > self._stall:
-                    raise RuntimeError(
-                        f"no run completed for {self._stall:g} s ({len(self._waiting)} waiting)"
-                    )
-                ids = list(self._waiting)
-                done = await self._store.list(
-                    self._workflow,
-                    limit=len(ids),
-                    filters=RecordFilter(foreign_ids=ids, run_states=_COMPLETED),
-                )
-                if done:
-                    progress = time.monotonic()
-                for record in done:
-                    future = self._waiting.pop(record.foreign_id, None)
-                    if future is not None and not future.done():
-                        future.set_result(None)
-        except BaseException as exc:  # a failing poll fails every waiting run, not a silent hang
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(
-                        exc if isinstance(exc, Exception) else RuntimeError("poller stopped")
-                    )
-            raise
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
 
 
 async def measure(
@@ -122,7 +54,7 @@ async def measure(
         wf = backend.build(builder(), metrics=CollectorRegistry(), consumers=workers == 1)
         settings = await durability(backend)
         async with wf:
-            completions = Completions(backend.store, wf.name, poll, check)
+            completions = Completions(backend.store, wf.name, poll=poll, check=check, stall=120.0)
 
             async def one(key: str) -> None:
                 done = completions.watch(key)

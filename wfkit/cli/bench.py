@@ -29,21 +29,18 @@ import typer
 
 from wfkit.cli._app import usage_error
 from wfkit.cli._common import AsJson, print_json
+from wfkit.cli._completions import POLL, STALL, Completions
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from wfkit import Builder, RecordStore
+    from wfkit import Builder
     from wfkit.adapters import Backend
 
 IDLE_RUNS = 50
 """Runs timed one at a time after the load: the latency of a run on an idle engine."""
 WARMUP = 50
 """Uncounted runs first (at most N), so connection pools and caches are warm when timing starts."""
-POLL = 0.005
-"""Seconds between two store reads for completed runs under load (bench/_wfkit_sql.py's default)."""
-STALL = 60.0
-"""Give up when no run has completed for this long (a stuck store, not a slow one)."""
 _HELP = (
     "The store: memory:// (default), sqlite:///file.db, postgresql://user@host/db, "
     "mysql://user@host/db. It WRITES its runs (workflow wfkit-bench-<hex>) there and leaves "
@@ -155,7 +152,7 @@ async def _measure(backend: Backend, name: str, runs: int, inflight: int, steps:
             wf = backend.build(builder, metrics=CollectorRegistry())  # its own registry, not the process's
             async with wf:
                 result.durability = await _durability(backend)
-                completions = _Completions(backend.store, name)
+                completions = Completions(backend.store, name)
 
                 async def one(key: str) -> None:
                     done = completions.watch(key)
@@ -223,52 +220,6 @@ async def _pump(
     async with asyncio.TaskGroup() as group:
         for _ in range(inflight):
             group.create_task(slot())
-
-
-class _Completions:
-    """Futures for the runs being waited on, resolved by one batched store read every `POLL` s."""
-
-    def __init__(self, store: RecordStore, workflow: str) -> None:
-        self._store, self._workflow = store, workflow
-        self._waiting: dict[str, asyncio.Future[None]] = {}
-        self._task = asyncio.create_task(self._poll(), name="wfkit-bench:completions")
-
-    def watch(self, foreign_id: str) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting[foreign_id] = future
-        return future
-
-    async def _poll(self) -> None:
-        from wfkit import RecordFilter, RunState, WfkitError
-
-        progress = time.monotonic()
-        try:
-            while True:
-                await asyncio.sleep(POLL)
-                if not self._waiting:
-                    progress = time.monotonic()
-                    continue
-                if time.monotonic() - progress > STALL:
-                    raise WfkitError(f"no run completed for {STALL:g} s ({len(self._waiting)} waiting)")
-                ids = list(self._waiting)
-                done = await self._store.list(
-                    self._workflow,
-                    limit=len(ids),
-                    filters=RecordFilter(foreign_ids=ids, run_states=[RunState.COMPLETED]),
-                )
-                for record in done:
-                    progress = time.monotonic()
-                    future = self._waiting.pop(record.foreign_id, None)
-                    if future is not None and not future.done():
-                        future.set_result(None)
-        except Exception as exc:  # a failing read fails every waiting run rather than hanging
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(exc)
-
-    async def close(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
 
 
 async def _durability(backend: Backend) -> dict[str, str]:
