@@ -79,7 +79,8 @@ class PrivateCluster:
         self._as_postgres(_bin("pg_ctl"), "-D", str(self.data), *args)
 
     def _as_postgres(self, *command: str) -> None:
-        argv = ["runuser", "-u", OS_USER, "--", *command]
+        runuser = shutil.which("runuser") or "/usr/sbin/runuser"  # sbin is not on every user's PATH
+        argv = [runuser, "-u", OS_USER, "--", *command]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
         if done.returncode != 0:
             raise subprocess.CalledProcessError(done.returncode, command, done.stdout, done.stderr)
