@@ -110,10 +110,7 @@ class Runtime:
     def notify(self) -> None:
         """A record was written: wake the outbox relay and everything waiting for a change."""
         self.outbox_wake.set()
-        changed = self._changed  # notify_waiters(), inlined: this runs after every write
-        if changed is not None:
-            self._changed = None
-            changed.set()
+        self.notify_waiters()
 
     def notify_waiters(self) -> None:
         """Something other than a record changed (a timeout): wake waiters, not the relay."""
@@ -342,8 +339,7 @@ class Runtime:
             if await self.maybe_pause(proc, limit, record, exc):
                 return False, None
             raise StepFailed(proc.name, record.run_id, exc) from exc
-        if self.error_counts:  # clear_errors(), inlined
-            self.error_counts.pop((proc.name, record.run_id), None)
+        self.clear_errors(proc, record.run_id)
         return True, new
 
     def _span(self, proc: Process, record: Record) -> AbstractContextManager[object]:
