@@ -26,6 +26,7 @@ from wfkit._errors import WorkflowInProgress
 from wfkit._ports import RoleScheduler
 from wfkit.adapters import connect as connect_url
 from wfkit.adapters import postgres
+from wfkit.adapters._sqlrows import COLUMNS as RECORD_COLUMNS
 from wfkit.testing.contracts import (
     EventStreamerContract,
     EventStreamerFactory,
@@ -156,6 +157,33 @@ async def test_migrations_run_once_under_a_race_and_a_newer_schema_is_refused(pg
         match=rf"schema version {postgres.SCHEMA_VERSION + 1}, newer than this wfkit.*upgrade wfkit",
     ):
         await postgres.RecordStore(_db(pg_url, schema)).open()
+
+
+async def test_lookups_keep_using_the_run_id_index_after_a_fresh_table_grows(pg_url: str) -> None:
+    # PostgreSQL's default may keep the plan made while the table was nearly empty (a scan of it
+    # all) for the connection's life; wfkit's sessions plan each execution for the table as it is.
+    db = postgres.Database(pg_url, schema=_fresh_schema(), min_size=1, max_size=1)  # one connection
+    async with postgres.RecordStore(db) as store:
+        runs = [make_record(foreign_id=f"f-{n}") for n in range(16)]
+        for run in runs:
+            await store.store(run)
+        for _ in range(12):  # past the five runs after which PostgreSQL may switch to a generic plan
+            found = await asyncio.gather(*(store.lookup(run.run_id) for run in runs))  # one IN (16 ids)
+            assert [r.run_id for r in found] == [run.run_id for run in runs]
+        await db.pool.execute(
+            f"INSERT INTO wfkit_runs ({RECORD_COLUMNS}) SELECT 'r' || n, 1, workflow_name, 'g' || n, "
+            "run_state, status, object, created_at, updated_at, created_us, run_state_reason, "
+            "status_description, trace_origin, traceparent FROM (SELECT * FROM wfkit_runs LIMIT 1) AS one, "
+            "generate_series(1, 2000) AS n"
+        )
+        async with db.pool.raw.acquire() as conn:
+            name = await conn.fetchval(
+                "SELECT name FROM pg_prepared_statements WHERE statement LIKE '%WHERE run_id IN (%$16)'"
+            )
+            ids = ", ".join(f"'r{n}'" for n in range(16))
+            plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({ids})")
+    assert "Index Scan" in plan, plan
+    assert '"Seq Scan"' not in plan, plan
 
 
 async def test_an_unreachable_server_is_a_wfkit_error_naming_host_and_port() -> None:

@@ -114,6 +114,13 @@ async def _keep_session(conn: Any) -> None:
     reset is one more round trip per query, about half of all of them."""
 
 
+_SESSION = {"plan_cache_mode": "force_custom_plan"}
+"""Plan every execution for its arguments and the tables' current size. With the default, after
+five runs of a statement PostgreSQL may keep one generic plan for the connection's life, and one
+made while a fresh database's tables were nearly empty scans them whole: a fresh database then
+served 30% fewer steps per second, lookups of 16 runs taking 1.4 ms instead of 0.1 ms. Planning
+wfkit's short statements costs less than that (PostgreSQL 12 or newer)."""
+
 _MAPPED = (*_LOST, asyncpg.InterfaceError, asyncpg.exceptions.DiskFullError)
 
 
@@ -181,7 +188,10 @@ class Database(SharedLife):
         return exc
 
     def _settings(self) -> dict[str, str]:
-        return {"search_path": self.schema} if self.schema else {}
+        settings = dict(_SESSION)
+        if self.schema:
+            settings["search_path"] = self.schema
+        return settings
 
     def _unreachable(self, exc: BaseException) -> WfkitError:
         return WfkitError(
