@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from wfkit import Builder, ConfigurationError, RandomIds, Run, WfkitError
+from wfkit import Builder, ConfigurationError, RandomIds, Run, RunState, WfkitError
 from wfkit._errors import WorkflowInProgress
 from wfkit._ports import RoleScheduler
 from wfkit.adapters import connect as connect_url
@@ -37,7 +37,7 @@ from wfkit.testing.contracts import (
     TimeoutStoreContract,
     TimeoutStoreFactory,
 )
-from wfkit.testing.contracts._helpers import make_record
+from wfkit.testing.contracts._helpers import make_record, next_version
 
 HOST, PORT = "127.0.0.1", 5432
 _USERS = ("postgres", "root")
@@ -184,6 +184,19 @@ async def test_lookups_keep_using_the_run_id_index_after_a_fresh_table_grows(pg_
             plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({ids})")
     assert "Index Scan" in plan, plan
     assert '"Seq Scan"' not in plan, plan
+
+
+async def test_versions_of_one_run_queued_together_commit_in_call_order(pg_url: str) -> None:
+    # A batch is one statement that sees one snapshot, so it takes one write per run; the next
+    # version waits for the next batch instead of failing against a row it cannot see yet.
+    async with postgres.RecordStore(_db(pg_url)) as store:
+        first = make_record()
+        second = next_version(first, status=2, run_state=RunState.RUNNING)
+        third = next_version(second, status=3)
+        others = [make_record(foreign_id=f"other{i}") for i in range(4)]
+        results = await asyncio.gather(*(store.store(r) for r in [first, *others, second, third]))
+        assert results == [None] * 7
+        assert await store.history(first.run_id) == [first, second, third]
 
 
 async def test_an_unreachable_server_is_a_wfkit_error_naming_host_and_port() -> None:

@@ -1,15 +1,12 @@
-"""Group commit for the PostgreSQL `RecordStore`: many `store()` calls, one transaction, a few statements.
+"""Group commit for the PostgreSQL `RecordStore`: many `store()` calls, one statement.
 
-Writes queue while a batch is committing; the next batch takes everything queued (up to
-`max_batch`). A batch is one transaction of six statements whatever its size: lock the runs it
-touches (`FOR UPDATE`, in run id order, so concurrent batches never deadlock), check every version
-in Python, insert the new runs (`ON CONFLICT DO NOTHING`, so a foreign id already active rejects
-only its own write), update the latest rows, insert the history rows, then append the events
-(topic locks in sorted order, ids drawn in write order) or the outbox rows, and NOTIFY. Each write
-keeps its own outcome: a version conflict or a busy foreign id fails that write alone. A batch that
-fails as a whole for any other database reason (say, a run re-activated onto a foreign id another
-run holds) is retried one write per transaction, so each write gets its own answer; a batch of one
-write takes that path straight away.
+Writes queue while a batch is committing; the next batch takes the queued writes (up to
+`max_batch`, one per run). A batch is a single statement of data-modifying `WITH` parts, so one
+round trip and one implicit transaction whatever its size (`_batch_sql` lists its steps): the
+runs' versions are compared and set in SQL, and each write keeps its own outcome, a version
+conflict or a busy foreign id failing that write alone (`_why_not` names the reason). A batch
+that fails as a whole for any other database reason (say, a run re-activated onto a foreign id
+another run holds) is retried one write per transaction, so each write gets its own answer.
 """
 
 from __future__ import annotations
@@ -40,34 +37,75 @@ def _unnest(types: Sequence[str], first: int = 1) -> str:
     return "unnest(" + ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(types)) + ")"
 
 
-_INSERT_RUNS = (
-    f"INSERT INTO wfkit_runs ({COLUMNS}) SELECT * FROM {_unnest(_TYPES)} "
-    "ON CONFLICT DO NOTHING RETURNING run_id"
+_RECORD = f"{_unnest(_TYPES)} WITH ORDINALITY AS w({COLUMNS}, ord)"
+_EVENT = (
+    f"{_unnest(('text', 'text', 'bigint', 'text', 'text'), 16)} "
+    "WITH ORDINALITY AS e(topic, key, type, headers, created_at, ord)"
 )
-_UPDATE_RUNS = (
-    "UPDATE wfkit_runs AS r SET version = u.version, run_state = u.run_state, status = u.status, "
-    "object = u.object, updated_at = u.updated_at, run_state_reason = u.run_state_reason, "
-    "status_description = u.status_description, trace_origin = u.trace_origin, traceparent = u.traceparent "
-    f"FROM {_unnest(('text', 'bigint', 'int', 'bigint', 'bytea', 'text', 'text', 'text', 'text', 'text'))} "
-    "AS u(run_id, version, run_state, status, object, updated_at, run_state_reason, status_description, "
-    "trace_origin, traceparent) WHERE r.run_id = u.run_id"
+_OUTBOX = (
+    f"{_unnest(('text', 'text', 'text', 'text', 'bigint', 'text', 'text'), 16)} "
+    "WITH ORDINALITY AS e(id, workflow_name, topic, key, type, headers, created_at, ord)"
 )
-_INSERT_HISTORY = f"INSERT INTO wfkit_records ({COLUMNS}) SELECT * FROM {_unnest(_TYPES)}"
-_EVENT_TYPES = ("text", "text", "bigint", "text", "text")
-_APPEND_EVENTS = (
-    "WITH turn AS (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) AS n "
-    "FROM unnest($6::text[]) AS k), "
-    "appended AS (INSERT INTO wfkit_events (topic, key, type, headers, created_at) "
-    f"SELECT e.topic, e.key, e.type, e.headers, e.created_at FROM turn, {_unnest(_EVENT_TYPES)} "
-    "WITH ORDINALITY AS e(topic, key, type, headers, created_at, ord) ORDER BY e.ord RETURNING 1) "
-    "SELECT count(pg_notify(n.c, n.p)) FROM unnest($7::text[], $8::text[]) AS n(c, p), "
-    "(SELECT count(*) FROM appended) AS done"
-)
-_INSERT_OUTBOX = (
-    "WITH added AS (INSERT INTO wfkit_outbox (id, workflow_name, topic, key, type, headers, created_at) "
-    f"SELECT * FROM {_unnest(('text', 'text', 'text', 'text', 'bigint', 'text', 'text'))} RETURNING 1) "
-    "SELECT count(pg_notify($8, w)) FROM unnest($9::text[]) AS w, (SELECT count(*) FROM added) AS done"
-)
+_AFTER = "(SELECT count(*) FROM {}) >= 0"
+"""A condition that makes a sub-statement wait for another (PostgreSQL runs `WITH` parts on demand)."""
+
+
+def _batch_sql(events: bool) -> str:
+    """The whole batch as one statement (one round trip, one implicit transaction).
+
+    In order: lock the batch's runs in run id order (concurrent batches never deadlock); advance
+    each latest row whose stored version is the write's minus one (the compare-and-set); create the
+    new runs (`ON CONFLICT DO NOTHING`: a busy foreign id rejects its own write only); then, for
+    exactly the writes that got through (`ok`), the history rows, erased objects, and the events
+    (topic locks in sorted order, ids drawn in write order) or outbox rows, and the NOTIFYs. It
+    returns the ordinals of the writes that got through.
+    """
+    updates = (
+        "version = w.version, run_state = w.run_state, status = w.status, object = w.object, "
+        "updated_at = w.updated_at, run_state_reason = w.run_state_reason, "
+        "status_description = w.status_description, trace_origin = w.trace_origin, "
+        "traceparent = w.traceparent"
+    )
+    if events:
+        publish = (
+            "turn AS MATERIALIZED (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) AS n "
+            f"FROM unnest($21::text[]) AS k WHERE {_AFTER.format('ok')}), "
+            "published AS (INSERT INTO wfkit_events (topic, key, type, headers, created_at) "
+            f"SELECT e.topic, e.key, e.type, e.headers, e.created_at FROM turn, ok JOIN {_EVENT} "
+            "ON e.ord = ok.ord ORDER BY e.ord RETURNING 1)"
+        )
+        channels = "$22::text[], $23::text[]"
+    else:
+        publish = (
+            "published AS (INSERT INTO wfkit_outbox "
+            "(id, workflow_name, topic, key, type, headers, created_at) "
+            "SELECT e.id, e.workflow_name, e.topic, e.key, e.type, e.headers, e.created_at "
+            f"FROM ok JOIN {_OUTBOX} "
+            "ON e.ord = ok.ord ORDER BY e.ord RETURNING 1)"
+        )
+        channels = "$23::text[], $24::text[]"
+    return (
+        f"WITH w AS MATERIALIZED (SELECT * FROM {_RECORD}), "
+        "locked AS MATERIALIZED (SELECT run_id FROM wfkit_runs WHERE run_id = ANY($15::text[]) "
+        "ORDER BY run_id FOR UPDATE), "
+        f"advanced AS (UPDATE wfkit_runs AS r SET {updates} FROM w WHERE r.run_id = w.run_id "
+        f"AND w.version > 1 AND r.version = w.version - 1 AND {_AFTER.format('locked')} RETURNING w.ord), "
+        f"created AS (INSERT INTO wfkit_runs ({COLUMNS}) SELECT {COLUMNS} FROM w "
+        f"WHERE w.version = 1 AND {_AFTER.format('locked')} ORDER BY w.ord "
+        "ON CONFLICT DO NOTHING RETURNING run_id), "
+        "ok AS MATERIALIZED (SELECT * FROM w WHERE ord IN (SELECT ord FROM advanced) "
+        "OR (version = 1 AND run_id IN (SELECT run_id FROM created))), "
+        f"history AS (INSERT INTO wfkit_records ({COLUMNS}) SELECT {COLUMNS} FROM ok), "
+        "erased AS (UPDATE wfkit_records AS h SET object = ok.object FROM ok "
+        f"WHERE h.run_id = ok.run_id AND ok.run_state = {int(RunState.DATA_DELETED)}), "
+        f"{publish} "
+        f"SELECT array(SELECT ord FROM ok), (SELECT count(pg_notify(n.c, n.p)) FROM unnest({channels}) "
+        "AS n(c, p), (SELECT count(*) FROM published) AS done)"
+    )
+
+
+_BATCH_EVENTS = _batch_sql(events=True)
+_BATCH_OUTBOX = _batch_sql(events=False)
 
 
 @dataclass(slots=True)
@@ -128,10 +166,25 @@ class GroupCommit:
 
     def _start(self) -> None:
         while self._queue and len(self._running) < self._max_batches:
-            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            batch = self._take()
             task = asyncio.ensure_future(self._commit(batch))
             self._running.add(task)
             task.add_done_callback(self._finished)
+
+    def _take(self) -> list[Write]:
+        """The next batch: queued writes in call order, one per run (a second write of a run waits
+        for the next batch, so it sees the first one's outcome)."""
+        batch: list[Write] = []
+        later: list[Write] = []
+        runs: set[str] = set()
+        for write in self._queue:
+            if len(batch) < self._max_batch and write.record.run_id not in runs:
+                runs.add(write.record.run_id)
+                batch.append(write)
+            else:
+                later.append(write)
+        self._queue = later
+        return batch
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
@@ -139,11 +192,8 @@ class GroupCommit:
 
     async def _commit(self, batch: list[Write]) -> None:
         try:
-            if len(batch) == 1:  # alone, the plain statements are a quarter faster than the arrays
-                await self._alone(batch[0])
-                return
             try:
-                accepted = await self._transaction(batch)
+                accepted = await self._statement(batch)
             except WfkitError as exc:  # the server is away or full: every write of the batch fails
                 for write in batch:
                     write.settle(exc)
@@ -151,9 +201,11 @@ class GroupCommit:
             except asyncpg.PostgresError:  # one write spoiled the batch: give each its own transaction
                 await asyncio.gather(*(self._alone(write) for write in batch))
                 return
-            self._committed(accepted)
-            for write in accepted:
-                write.settle(None)
+            if accepted:
+                self._committed(accepted)
+            through = set(map(id, accepted))
+            for write in batch:
+                write.settle(None if id(write) in through else await self._why_not(write))
         except Exception as exc:  # a bug: each caller gets it (nobody awaits this task)
             for write in batch:
                 write.settle(exc)
@@ -171,94 +223,23 @@ class GroupCommit:
             self._committed((write,))
             write.settle(None)
 
-    async def _transaction(self, batch: list[Write]) -> list[Write]:
-        """Apply the batch in one transaction; writes rejected on their own are settled here."""
-        async with self._db.transaction() as conn:
-            run_ids = sorted({w.record.run_id for w in batch})
-            rows = await conn.fetch(
-                "SELECT run_id, version FROM wfkit_runs WHERE run_id = ANY($1::text[]) "
-                "ORDER BY run_id FOR UPDATE",
-                run_ids,
-            )
-            versions: dict[str, int] = {r[0]: r[1] for r in rows}
-            accepted: list[Write] = []
-            for write in batch:
-                run_id, version = write.record.run_id, write.record.meta.version
-                stored = versions.get(run_id)
-                if (stored or 0) != version - 1:
-                    write.settle(VersionConflict(run_id, expected=version - 1, actual=stored))
-                    continue
-                versions[run_id] = version
-                accepted.append(write)
-            accepted = await self._insert_runs(conn, accepted)
-            latest = {w.record.run_id: w.row for w in accepted if w.record.meta.version > 1}
-            if latest:
-                updates = [(*row[0:2], *row[4:7], row[8], *row[10:14]) for row in latest.values()]
-                await conn.execute(_UPDATE_RUNS, *_columns(updates))
-            if accepted:
-                await conn.execute(_INSERT_HISTORY, *_columns([w.row for w in accepted]))
-            for write in accepted:
-                if write.record.run_state is RunState.DATA_DELETED:
-                    await conn.execute(
-                        "UPDATE wfkit_records SET object = $1 WHERE run_id = $2",
-                        write.record.object,
-                        write.record.run_id,
-                    )
-            if accepted:
-                await self._publish(conn, accepted)
-        return accepted
-
-    async def _insert_runs(self, conn: Any, accepted: list[Write]) -> list[Write]:
-        """Insert the new runs; a write whose run could not be created is settled with the reason."""
-        new = [w for w in accepted if w.record.meta.version == 1]  # in call order: seq is creation order
-        if not new:
-            return accepted
-        inserted = {r[0] for r in await conn.fetch(_INSERT_RUNS, *_columns([w.row for w in new]))}
-        failed = {w.record.run_id for w in new if w.record.run_id not in inserted}
-        if not failed:
-            return accepted
-        for write in new:
-            if write.record.run_id in failed:
-                write.settle(await self._why_not_created(conn, write.record))
-        kept = [w for w in accepted if w.record.run_id not in failed]
-        for write in accepted:  # later versions of a run that was never created
-            if write.record.run_id in failed and write.record.meta.version > 1:
-                write.settle(
-                    VersionConflict(write.record.run_id, expected=write.record.meta.version - 1, actual=None)
-                )
-        return kept
-
-    async def _why_not_created(self, conn: Any, record: Record) -> Exception:
-        holder = await conn.fetchval(
-            "SELECT run_id FROM wfkit_runs WHERE workflow_name = $1 AND foreign_id = $2 "
-            f"AND run_state IN {ACTIVE}",
-            record.workflow_name,
-            record.foreign_id,
-        )
-        if holder is not None and holder != record.run_id:
-            return WorkflowInProgress(record.workflow_name, record.foreign_id, holder)
-        current = await conn.fetchval("SELECT version FROM wfkit_runs WHERE run_id = $1", record.run_id)
-        return VersionConflict(record.run_id, expected=0, actual=current)
-
-    async def _publish(self, conn: Any, accepted: list[Write]) -> None:
-        events = [w.event for w in accepted]
+    async def _statement(self, batch: list[Write]) -> list[Write]:
+        """Apply the batch in one statement; the writes that got through, in call order."""
+        records = _columns([w.row for w in batch])
+        run_ids = sorted(w.record.run_id for w in batch)
+        events = [w.event for w in batch]
         workflows = sorted({e.workflow_name for e in events})
         if self._events:
             topics = sorted({e.topic for e in events})
-            rows = [
+            rows: list[tuple[Any, ...]] = [
                 (e.topic, e.key, e.type, json.dumps(dict(e.headers)), e.created_at.isoformat())
                 for e in events
             ]
             channels = ["wfkit_events"] * len(topics) + [self._channel] * len(workflows)
-            await conn.execute(
-                _APPEND_EVENTS,
-                *_columns(rows),
-                [f"wfkit_events:{t}" for t in topics],
-                channels,
-                topics + workflows,
-            )
+            args = [*_columns(rows), topics, channels, topics + workflows]
+            sql = _BATCH_EVENTS
         else:
-            outbox = [
+            rows = [
                 (
                     e.id,
                     e.workflow_name,
@@ -270,4 +251,26 @@ class GroupCommit:
                 )
                 for e in events
             ]
-            await conn.execute(_INSERT_OUTBOX, *_columns(outbox), self._channel, workflows)
+            args = [*_columns(rows), [self._channel] * len(workflows), workflows]
+            sql = _BATCH_OUTBOX
+        row = await self._db.pool.fetchrow(sql, *records, run_ids, *args)
+        through = set(row[0])
+        return [write for ordinal, write in enumerate(batch, 1) if ordinal in through]
+
+    async def _why_not(self, write: Write) -> Exception:
+        """Why a write did not get through: its foreign id is busy, or its version is not next."""
+        record = write.record
+        version = record.meta.version
+        if version == 1:
+            holder = await self._db.pool.fetchval(
+                "SELECT run_id FROM wfkit_runs WHERE workflow_name = $1 AND foreign_id = $2 "
+                f"AND run_state IN {ACTIVE}",
+                record.workflow_name,
+                record.foreign_id,
+            )
+            if holder is not None and holder != record.run_id:
+                return WorkflowInProgress(record.workflow_name, record.foreign_id, holder)
+        current = await self._db.pool.fetchval(
+            "SELECT version FROM wfkit_runs WHERE run_id = $1", record.run_id
+        )
+        return VersionConflict(record.run_id, expected=version - 1, actual=current)

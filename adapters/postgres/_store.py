@@ -1,11 +1,11 @@
 """The PostgreSQL `RecordStore`: every version a history row, the latest in `wfkit_runs`, outbox alongside.
 
-`store()` is one transaction: it reads the run's current version with `SELECT … FOR UPDATE` (the
-compare-and-set: concurrent writers of one run queue on the row lock and the later one sees the new
-version), inserts the history row, inserts or updates the latest row, inserts the outbox row from
-`outbox_event_for(record)` and queues `pg_notify('wfkit_changes', workflow)`, which PostgreSQL
-delivers only on commit. Concurrent calls share that transaction (`_batch.GroupCommit`: a few
-statements and one WAL flush for a whole batch), each with its own outcome.
+`store()` is one transaction: it locks the run's row (the compare-and-set: concurrent writers of
+one run queue on the row lock and the later one sees the new version), inserts the history row,
+inserts or updates the latest row, inserts the outbox row from `outbox_event_for(record)` and
+queues `pg_notify('wfkit_changes', workflow)`, which PostgreSQL delivers only on commit.
+Concurrent calls share that transaction (`_batch.GroupCommit`: one statement and one WAL flush
+for a whole batch), each with its own outcome.
 
 One active run per foreign id is the partial UNIQUE index `wfkit_runs_active`; its unique violation
 becomes `WorkflowInProgress`, so two processes creating a run for the same foreign id at once get one
