@@ -304,10 +304,15 @@ class FaultyTimeouts:
         subscribe_expiries = getattr(inner, "subscribe_expiries", None)
         if subscribe_expiries is not None:
             self.subscribe_expiries = subscribe_expiries
+        inner_due = getattr(inner, "due", None)
+        if inner_due is not None:
+            self._inner_due = inner_due
+            self.due = self._due
         if not faults.on:  # no call can fail: those the oracle does not hear of go straight through
             self.create = inner.create  # type: ignore[method-assign]
             self.list = inner.list  # type: ignore[method-assign]
             self.next_expiry = inner.next_expiry  # type: ignore[method-assign]
+            self.complete = self._complete_at_once  # type: ignore[method-assign,assignment]
 
     def _maybe_fail(self, op: str) -> None:
         if self._faults.on and self._faults.hit("timeout_fail", self._node, op=op):
@@ -334,6 +339,15 @@ class FaultyTimeouts:
         if row is not None:
             self._oracle.timeout_fired(row, self._node)
 
+    def _complete_at_once(self, timeout_id: int) -> Awaitable[None]:
+        """`complete` when no fault can strike: the timeout has fired once the engine completes it
+        (its transition is committed), so that is reported at once, and the adapter's own call is
+        the awaitable, without a coroutine of this wrapper around it."""
+        row = self._rows.pop(timeout_id, None)
+        if row is not None:
+            self._oracle.timeout_fired(row, self._node)
+        return self._inner.complete(timeout_id)
+
     async def cancel(self, timeout_id: int) -> None:
         self._maybe_fail("cancel")
         self._rows.pop(timeout_id, None)
@@ -356,6 +370,18 @@ class FaultyTimeouts:
         for row in rows:
             self._rows[row.id] = row
         return rows
+
+    async def _due(
+        self, workflow_name: str, status: int, now: datetime
+    ) -> tuple[builtins.list[TimeoutRecord], datetime | None]:
+        """`due`, offered only when the inner store offers it (the engine then calls it instead of
+        `list_valid` and `next_expiry`)."""
+        if self._faults.on:
+            self._maybe_fail("due")
+        rows, expiry = await self._inner_due(workflow_name, status, now)
+        for row in rows:
+            self._rows[row.id] = row
+        return rows, expiry
 
 
 class WatchedRoles:

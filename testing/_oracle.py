@@ -70,7 +70,7 @@ class Oracle:
         self.commits += 1
         run_id, version, state = record.run_id, record.meta.version, record.run_state
         trace = self._trace
-        trace.add("write", n=node, run=run_id, v=version, s=record.status, rs=int(state))
+        trace.write(node, run_id, version, record.status, state)
         if trace.keep:
             trace.keep_object(run_id, version, record.object)
         runs = self.runs
@@ -104,13 +104,13 @@ class Oracle:
     def delivered(self, key: str, headers: Mapping[str, str], node: int) -> None:
         version = int(headers.get(_H_VERSION, 0) or 0)
         self.deliveries += 1
-        self._trace.add("send", n=node, run=key, v=version, topic=headers.get(_H_TOPIC, ""))
+        self._trace.send(node, key, version, headers.get(_H_TOPIC, ""))
         if self.undelivered.pop((key, version), None) is not None and not self.undelivered and not self._open:
             self.changed.set()  # possibly done
 
     def timeout_fired(self, row: TimeoutRecord, node: int) -> None:
         now = self._business_now()
-        self._trace.add("timeout", n=node, run=row.run_id, s=row.status)
+        self._trace.timeout(node, row.run_id, row.status)
         if row.expire_at > now:
             self._violate(
                 "timeouts fire no earlier than their expiry",

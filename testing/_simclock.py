@@ -22,11 +22,19 @@ class SimClock:
 
     A clock given its `SimLoop` reads that loop's time without asking which loop is running
     (`asyncio.get_running_loop()` makes a `getpid()` system call each time, and the engine reads
-    the clock several times per step); it must then only be used on that loop.
+    the clock several times per step); it must then only be used on that loop. A clock made with
+    `jumps=False` never jumps (`jump()` raises), so it keeps no book of the alarms a jump would ring.
     """
 
-    def __init__(self, epoch: datetime = SIM_EPOCH, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        epoch: datetime = SIM_EPOCH,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        jumps: bool = True,
+    ) -> None:
         self._loop = loop if isinstance(loop, SimLoop) else None  # another loop: asked for each time
+        self._jumps = jumps
         self._epoch = epoch
         self._offset = 0.0
         self._cached_at = -1.0
@@ -45,7 +53,7 @@ class SimClock:
             seconds = loop._virtual_time + self._offset
         if seconds != self._cached_at:  # many reads share one virtual instant: build it once
             self._cached_at = seconds
-            self._cached = self._epoch + timedelta(seconds=seconds)
+            self._cached = self._epoch + timedelta(0, seconds)  # positional: a third cheaper
         return self._cached
 
     async def sleep_until(self, when: datetime) -> None:
@@ -72,6 +80,8 @@ class SimClock:
         loop = self._loop or asyncio.get_running_loop()
         # The loop time at which business time (epoch + loop time + offset) reaches `when`.
         timer = loop.call_at((when - self._epoch).total_seconds() - self._offset, callback)
+        if not self._jumps:
+            return timer
         alarms = self._alarms
         if len(alarms) >= self._prune_at:  # forget alarms that rang or were cancelled
             for key in [k for k, (t, _, _) in alarms.items() if not _pending(t)]:
@@ -82,6 +92,8 @@ class SimClock:
 
     def jump(self, seconds: float) -> None:
         """Move business time forward by `seconds` and wake the sleepers now due."""
+        if not self._jumps:
+            raise RuntimeError("this SimClock was made with jumps=False")
         self._offset += seconds
         now = self.now()
         alarms = self._alarms

@@ -77,7 +77,7 @@ def simulate(
         target or _target_of(builder),
     )
     started = time.perf_counter()
-    run_on_simloop(sim.main(), seed=seed)
+    run_on_simloop(sim.main(), seed=seed, set_aside=True)
     return sim.report(time.perf_counter() - started)
 
 
@@ -186,7 +186,7 @@ class _Simulation:
 
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
-        self.clock = SimClock(loop=loop)
+        self.clock = SimClock(loop=loop, jumps=self.plan.rate("clock_jump") > 0)
         if self.backend_factory is None:
             from wfkit.adapters.memory import backend as memory_backend
 

@@ -116,6 +116,77 @@ def test_sim_clock_alarms_ring_on_time_can_be_cancelled_and_ring_at_a_jump_in_or
     assert sim_run(scenario(), seed=1) == [("ten", 10.0), ("thirty", 12.0), ("forty", 12.0), ("jumped", 12.0)]
 
 
+def test_a_sim_clock_made_without_jumps_rings_its_alarms_on_time_and_refuses_to_jump() -> None:
+    async def scenario() -> list[tuple[str, float]]:
+        loop = asyncio.get_running_loop()
+        clock = SimClock(loop=loop, jumps=False)
+        rang: list[tuple[str, float]] = []
+        epoch = clock.now()
+        clock.call_at(epoch + timedelta(seconds=10), lambda: rang.append(("ten", loop.time())))
+        clock.call_at(epoch + timedelta(seconds=5), lambda: rang.append(("five", loop.time()))).cancel()
+        await clock.sleep_until(epoch + timedelta(seconds=20))
+        with pytest.raises(RuntimeError, match="jumps=False"):
+            clock.jump(1.0)
+        rang.append(("slept", loop.time()))
+        return rang
+
+    assert sim_run(scenario(), seed=1) == [("ten", 10.0), ("slept", 20.0)]
+
+
+def test_a_simulation_s_clock_jumps_only_if_its_fault_plan_jumps_it() -> None:
+    from wfkit.testing import FaultPlan, Workload, simulate
+
+    for plan, jumps in ((FaultPlan.none(), False), (FaultPlan.parse("clock_jump=0.5"), True)):
+        report = simulate(reminders(2), seed=3, nodes=1, workload=Workload(runs=2), faults=plan)
+        assert report.ok, report.explain()
+        assert ("clock_jump" in report.stats["faults"]) is jumps
+
+
+# -- the garbage collector during a simulation ------------------------------------------------------
+
+
+def test_a_set_aside_run_restores_the_collector_and_frees_its_cycles_afterwards() -> None:
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    refs: list[weakref.ref[Node]] = []
+    kept: list[Node] = []
+
+    async def scenario() -> None:
+        # A collection that finds nothing to free, then cycles: the next ones set them aside unscanned.
+        for _ in range(12_000):
+            kept.append(Node())
+            await asyncio.sleep(0)
+        for _ in range(50_000):
+            a, b = Node(), Node()
+            a.other, b.other = b, a  # type: ignore[attr-defined]
+            refs.append(weakref.ref(a))
+            await asyncio.sleep(0)
+
+    callbacks, thresholds = list(gc.callbacks), gc.get_threshold()
+    sim_run(scenario(), seed=1, set_aside=True)
+    assert gc.callbacks == callbacks
+    assert gc.get_threshold() == thresholds
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert all(ref() is None for ref in refs)
+
+
+def test_a_set_aside_run_leaves_objects_frozen_before_it_alone() -> None:
+    import gc
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        sim_run(asyncio.sleep(1), seed=1, set_aside=True)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_a_safety_poll_armed_by_an_earlier_wait_does_not_cut_a_later_wait_short() -> None:
     """A busy loop's safety poll never wakes it: the timer moves on to the current wait's deadline."""
 
@@ -210,7 +281,8 @@ def test_a_bound_sim_clock_reads_its_loop_like_an_unbound_one() -> None:
 
 
 def test_trace_lines_and_hash_are_those_of_encoding_each_line_on_its_own() -> None:
-    """Lines are encoded in batches: the bytes and the hash are those of one line at a time."""
+    """Lines are hashed in batches, the hot lines built as structs: the bytes and the hash are those
+    of encoding each line on its own, with sorted keys."""
     encode = msgspec.json.Encoder(order="sorted").encode
     now = [0.0]
     trace = Trace(lambda: now[0])
@@ -233,6 +305,17 @@ def test_trace_lines_and_hash_are_those_of_encoding_each_line_on_its_own() -> No
     assert trace.lines == expected
     assert trace.tail(2) == expected[-2:]
     assert trace.count == 2500
+    fast, slow = Trace(lambda: now[0]), Trace(lambda: now[0])
+    for i, t in enumerate((0.5, 0.5, 1e-7, 7200.1234567)):
+        now[0] = t
+        fast.write(i, f"run-{i}", i + 1, 2, 3)
+        slow.add("write", n=i, run=f"run-{i}", v=i + 1, s=2, rs=3)
+        fast.send(i, f"run-{i}", i + 1, "wf-2")
+        slow.add("send", n=i, run=f"run-{i}", v=i + 1, topic="wf-2")
+        fast.timeout(i, f"run-{i}", 2)
+        slow.add("timeout", n=i, run=f"run-{i}", s=2)
+    assert fast.lines == slow.lines
+    assert fast.hash == slow.hash
     quiet = Trace(lambda: 1.0, keep=False)
     quiet.add("send", n=1)
     assert quiet.lines == []

@@ -267,12 +267,13 @@ class Wake:
     safety poll; a wake-up only ever means "look again".
     """
 
-    __slots__ = ("_deadline", "_timer", "_timer_loop", "_value", "_waiters")
+    __slots__ = ("_deadline", "_timer", "_timer_at", "_timer_loop", "_value", "_waiters")
 
     def __init__(self) -> None:
         self._value = False
         self._waiters: list[asyncio.Future[None]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # when `_timer` rings
         self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._deadline = 0.0
 
@@ -309,10 +310,11 @@ class Wake:
                 loop = asyncio.get_running_loop()
             deadline = self._deadline = loop.time() + every
             timer = self._timer
-            if timer is None or self._timer_loop is not loop or timer.when() > deadline:
+            if timer is None or self._timer_at > deadline or self._timer_loop is not loop:
                 if timer is not None:
                     timer.cancel()
                 self._timer = loop.call_at(deadline, self._ring)
+                self._timer_at = deadline
                 self._timer_loop = loop
             fut = loop.create_future()
             waiters = self._waiters
@@ -328,6 +330,7 @@ class Wake:
         loop = self._timer_loop
         if loop is not None and self._waiters and loop.time() < self._deadline:
             self._timer = loop.call_at(self._deadline, self._ring)  # the current wait's own deadline
+            self._timer_at = self._deadline
         else:
             self.set()
 

@@ -29,27 +29,39 @@ Timer = Callable[[Run[Any, Any], datetime], Awaitable[datetime | None]]
 _ACTIVE = frozenset(state for state in RunState if state.active)
 
 
+class _FixedTimer:
+    """The timer of `after()` or `at()`: its expiry follows from the time alone.
+
+    Called, it is a timer like any other; the auto-inserter asks `expiry(now)` instead, without
+    building a `Run` the timer would ignore or awaiting a coroutine for an addition.
+    """
+
+    __slots__ = ("_delta", "_when")
+
+    def __init__(self, delta: timedelta, when: datetime | None) -> None:
+        self._delta = delta
+        self._when = when
+
+    def expiry(self, now: datetime) -> datetime:
+        return now + self._delta if self._when is None else self._when
+
+    async def __call__(self, run: Run[Any, Any], now: datetime) -> datetime:
+        return self.expiry(now)
+
+
 def after(delay: Duration) -> Timer:
     """A timer that expires `delay` after the run reaches the status."""
     delta = as_timedelta(delay)
     if delta < timedelta(0):
         raise ConfigurationError(f"after() needs a non-negative delay, got {delay!r}")
-
-    async def timer(run: Run[Any, Any], now: datetime) -> datetime:
-        return now + delta
-
-    return timer
+    return _FixedTimer(delta, None)
 
 
 def at(when: datetime) -> Timer:
     """A timer that expires at a fixed time."""
     if when.tzinfo is None:
         raise ConfigurationError(f"at() needs a timezone-aware datetime, got {when!r}; use tzinfo=UTC")
-
-    async def timer(run: Run[Any, Any], now: datetime) -> datetime:
-        return when
-
-    return timer
+    return _FixedTimer(timedelta(0), when)
 
 
 def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolved) -> Any:
@@ -61,17 +73,25 @@ def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Reso
     assert store is not None
     limit = opts.pause_after_errors
     timers = [as_async(spec.timer) for spec in specs]
+    # Timers of `after()` and `at()` need neither the run nor its object: when every timer of the
+    # status is one, the object is not decoded here (one that will not decode is paused by the
+    # first consumer that needs it, at the latest the poller when the timeout fires).
+    fixed = [spec.timer for spec in specs if isinstance(spec.timer, _FixedTimer)]
+    if len(fixed) < len(specs):
+        fixed = []
 
     async def body(proc: Process) -> None:
         async def handle(event: Event) -> None:
             record = await current_record(rt, proc, event, status)
             if record is None:
                 return
-            try:
-                obj = rt.decode(record)
-            except CodecError as exc:
-                await rt.pause_undecodable(record, exc)
-                return
+            obj = None
+            if not fixed:
+                try:
+                    obj = rt.decode(record)
+                except CodecError as exc:
+                    await rt.pause_undecodable(record, exc)
+                    return
             version = record.meta.version
             made = 0
             for r in await store.list(rt.name, run_id=record.run_id):
@@ -79,13 +99,16 @@ def inserter_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Reso
                     made += 1
             now = rt.clock.now()
             expiries: list[datetime | None] = []
-            try:
-                for timer in timers:
-                    expiries.append(await timer(rt.make_run(record, obj), now))
-            except Exception as exc:
-                if await rt.maybe_pause(proc, limit, record, exc):
-                    return
-                raise StepFailed(proc.name, record.run_id, exc) from exc
+            if fixed:
+                expiries = [timer.expiry(now) for timer in fixed]
+            else:
+                try:
+                    for timer in timers:
+                        expiries.append(await timer(rt.make_run(record, obj), now))
+                except Exception as exc:
+                    if await rt.maybe_pause(proc, limit, record, exc):
+                        return
+                    raise StepFailed(proc.name, record.run_id, exc) from exc
             rt.clear_errors(proc, record.run_id)
             for expire_at in expiries[made:]:
                 if expire_at is not None:
@@ -157,6 +180,9 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
     call_at: Callable[[datetime, Callable[[], None]], _Cancellable] | None = getattr(
         rt.clock, "call_at", None
     )
+    # A store with `due(workflow, status, now)` answers both questions of a pass in one call.
+    due: Callable[[str, int, datetime], Awaitable[tuple[list[TimeoutRecord], datetime | None]]] | None
+    due = getattr(store, "due", None)
 
     async def body(proc: Process) -> None:
         # One alarm sleeps (in business time) until the earliest expiry and sets `wake`; it is
@@ -170,14 +196,22 @@ def poller_body(rt: Runtime, status: int, specs: list[TimeoutSpec], opts: Resolv
                 alarms.pop(status, None)  # looking: every new timeout wakes the next pass
                 wake.clear()
                 # One instant for both queries: a row falling due between them is either listed
-                # as due or is the next expiry, never neither.
+                # as due or is the next expiry, never neither. A row made during the pass, which
+                # `due` answered before, has woken the next pass (no alarm is registered).
                 now = rt.clock.now()
-                for row in await store.list_valid(rt.name, status, now):
-                    await fire(proc, row, loop)
+                if due is None:
+                    for row in await store.list_valid(rt.name, status, now):
+                        await fire(proc, row, loop)
+                    expiry = await store.next_expiry(rt.name, status, now)
+                else:
+                    rows, expiry = await due(rt.name, status, now)
+                    for row in rows:
+                        await fire(proc, row, loop)
                 proc.ok()
-                expiry = await store.next_expiry(rt.name, status, now)
                 if expiry != alarm_at:
-                    if alarm is not None:
+                    # A clock's alarm that is due has rung, or rings at once (a spare pass at
+                    # worst): only one still to come is cancelled.
+                    if alarm is not None and (call_at is None or alarm_at is None or alarm_at > now):
                         alarm.cancel()
                     alarm_at = expiry
                     if expiry is None:

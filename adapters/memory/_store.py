@@ -20,6 +20,7 @@ from wfkit.adapters._feed import Subscribers
 
 _Key = tuple[str, str]
 _ACTIVE = frozenset(state for state in RunState if state.active)
+_DATA_DELETED = RunState.DATA_DELETED  # a member read off its enum costs a lookup hook's call
 
 
 class RecordStore:
@@ -76,7 +77,8 @@ class RecordStore:
 
         # Checked: from here on nothing raises, so the write is all or nothing.
         if active:
-            self._active[key] = run_id
+            if holder is None:
+                self._active[key] = run_id
         elif holder == run_id:
             del self._active[key]
         if current is None:
@@ -87,7 +89,7 @@ class RecordStore:
             self._newest[key] = run_id
         else:
             history = self._history[run_id]
-            if record.run_state is RunState.DATA_DELETED:
+            if record.run_state is _DATA_DELETED:
                 obj = record.object
                 history[:] = [r if r.object == obj else r.replace(object=obj) for r in history]
             history.append(record)
@@ -106,7 +108,7 @@ class RecordStore:
             sender = await streamer.sender(event.topic)
             self._senders.setdefault(event.topic, sender)
         await sender.send(event.key, event.type, event.headers)
-        self._forget(event.id)
+        await self.delete_outbox(event.id)
 
     async def lookup(self, run_id: str) -> Record:
         """The latest version of the run; `RecordNotFound` if there is none."""
@@ -178,13 +180,12 @@ class RecordStore:
         events = self._outbox.get(workflow_name)
         if not events:
             return []
+        if len(events) <= limit:
+            return builtins.list(events.values())
         return builtins.list(itertools.islice(events.values(), max(limit, 0)))
 
     async def delete_outbox(self, event_id: str) -> None:
         """Forget a published outbox event; deleting an unknown id is a no-op."""
-        self._forget(event_id)
-
-    def _forget(self, event_id: str) -> None:
         workflow_name = self._outbox_owner.pop(event_id, None)
         if workflow_name is not None:
             del self._outbox[workflow_name][event_id]

@@ -56,12 +56,6 @@ class EventStreamer:
             topic = self._topics[name] = _Topic(name)
         return topic
 
-    def _append(self, topic: _Topic, key: str, type: int, headers: Mapping[str, str]) -> None:
-        self._last_id += 1
-        topic.events.append(Event(self._last_id, key, type, dict(headers), self._clock.now()))
-        if topic.waiters:
-            topic.wake()
-
     async def sender(self, topic: str) -> EventSender:
         """A sender that appends to `topic`."""
         return EventSender(self, self._topic(topic))
@@ -115,7 +109,11 @@ class EventSender:
         """Append an event; receivers waiting on the topic wake at their next turn of the loop."""
         if self._closed:
             raise ClosedError(f"sender of topic {self._topic.name!r}")
-        self._streamer._append(self._topic, key, type, headers)
+        streamer, topic = self._streamer, self._topic
+        streamer._last_id = event_id = streamer._last_id + 1
+        topic.events.append(Event(event_id, key, type, dict(headers), streamer._clock.now()))
+        if topic.waiters:
+            topic.wake()
 
     async def close(self) -> None:
         self._closed = True
