@@ -187,16 +187,17 @@ async def test_lookups_keep_using_the_run_id_index_after_a_fresh_table_grows(pg_
 
 
 async def test_versions_of_one_run_queued_together_commit_in_call_order(pg_url: str) -> None:
-    # A batch is one statement that sees one snapshot, so it takes one write per run; the next
-    # version waits for the next batch instead of failing against a row it cannot see yet.
+    # A batch is one statement that sees the runs as committed when it began, so a run's next
+    # version waits for its previous one's batch, in the same batch or one running alongside.
     async with postgres.RecordStore(_db(pg_url)) as store:
-        first = make_record()
-        second = next_version(first, status=2, run_state=RunState.RUNNING)
-        third = next_version(second, status=3)
-        others = [make_record(foreign_id=f"other{i}") for i in range(4)]
-        results = await asyncio.gather(*(store.store(r) for r in [first, *others, second, third]))
-        assert results == [None] * 7
-        assert await store.history(first.run_id) == [first, second, third]
+        for n in range(20):
+            first = make_record(foreign_id=f"run{n}")
+            second = next_version(first, status=2, run_state=RunState.RUNNING)
+            third = next_version(second, status=3)
+            others = [make_record(foreign_id=f"other{n}-{i}") for i in range(n % 6)]
+            results = await asyncio.gather(*(store.store(r) for r in [first, *others, second, third]))
+            assert results == [None] * (3 + len(others))
+            assert await store.history(first.run_id) == [first, second, third]
 
 
 async def test_an_unreachable_server_is_a_wfkit_error_naming_host_and_port() -> None:

@@ -156,7 +156,8 @@ class GroupCommit:
         self._max_batch = max_batch
         self._max_batches = max_batches
         self._queue: list[Write] = []
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], set[str]] = {}  # each batch and its runs
+        self._busy: set[str] = set()  # the runs of the batches in flight
 
     async def store(self, write: Write) -> None:
         """Queue the write and wait for its batch's outcome."""
@@ -166,28 +167,35 @@ class GroupCommit:
 
     def _start(self) -> None:
         while self._queue and len(self._running) < self._max_batches:
-            batch = self._take()
+            batch, runs = self._take()
+            if not batch:
+                return  # every queued write is of a run in flight: the next `_finished` starts them
             task = asyncio.ensure_future(self._commit(batch))
-            self._running.add(task)
+            self._running[task] = runs
+            self._busy |= runs
             task.add_done_callback(self._finished)
 
-    def _take(self) -> list[Write]:
-        """The next batch: queued writes in call order, one per run (a second write of a run waits
-        for the next batch, so it sees the first one's outcome)."""
+    def _take(self) -> tuple[list[Write], set[str]]:
+        """The next batch and its runs: queued writes in call order, at most one per run and none of
+        a run in a batch in flight. A batch is one statement, which sees the runs as they were
+        committed when it began, so a run's next write waits until its previous one has an outcome.
+        """
         batch: list[Write] = []
         later: list[Write] = []
         runs: set[str] = set()
+        busy = self._busy
         for write in self._queue:
-            if len(batch) < self._max_batch and write.record.run_id not in runs:
-                runs.add(write.record.run_id)
+            run_id = write.record.run_id
+            if len(batch) < self._max_batch and run_id not in runs and run_id not in busy:
+                runs.add(run_id)
                 batch.append(write)
             else:
                 later.append(write)
         self._queue = later
-        return batch
+        return batch, runs
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+        self._busy -= self._running.pop(task)
         self._start()
 
     async def _commit(self, batch: list[Write]) -> None:
