@@ -93,7 +93,7 @@ class SimClock:
     def jump(self, seconds: float) -> None:
         """Move business time forward by `seconds` and wake the sleepers now due."""
         if not self._jumps:
-            raise RuntimeError("this SimClock was made with jumps=False")
+            raise RuntimeError("this SimClock was made with jumps=False: make it with jumps=True to jump it")
         self._offset += seconds
         now = self.now()
         alarms = self._alarms
