@@ -145,6 +145,14 @@ class EventReceiver:
             finally:
                 streamer._forget_waiter(topic, fut)
 
+    def recv_nowait(self) -> Event | None:
+        """The next event if one is already read, without waiting (`recv` reads more)."""
+        if self._buffer and not self._closed:
+            event = self._buffer.pop(0)
+            self._pos = event.id
+            return event
+        return None
+
     async def ack(self, event: Event) -> None:
         """Commit this name's cursor past `event`; acking an older event never moves it back."""
         self._check_open()

@@ -3,8 +3,9 @@
 One worker: the workflow runs in the driver's process (`wfkit.adapters.connect(url).build(...)`),
 which triggers runs through it. N workers: N `wfkit worker bench/throughput.py:builder` processes
 do the steps; the driver only triggers, through a copy of the workflow that never holds a role and
-relays nothing (as `wfkit trigger` does). Either way the driver sees a run complete by polling the
-store for it in run state COMPLETED, every `poll` seconds.
+relays nothing (as `wfkit trigger` does). Either way the driver sees a run complete when the
+engine's COMPLETED event reaches one receiver of the run-state-change topic (`Completions`), woken
+by the database where it can notify and else reading every `poll` seconds.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ async def measure(
         wf = backend.build(builder(), metrics=CollectorRegistry(), consumers=workers == 1)
         settings = await durability(backend)
         async with wf:
-            completions = Completions(backend.store, wf.name, poll=poll, check=check, stall=120.0)
+            completions = await Completions.follow(
+                backend.streamer, wf.name, poll=poll, check=check, stall=120.0
+            )
 
             async def one(key: str) -> None:
                 done = completions.watch(key)
@@ -68,7 +71,8 @@ async def measure(
             finally:
                 await completions.close()
     where = "in the driver's process" if workers == 1 else f"{workers} `wfkit worker` processes"
-    return measured.result(side, settings, note=f"{where}; completion polled every {poll * 1000:g} ms")
+    note = f"{where}; completions followed on the run-state-change topic (poll fallback {poll * 1000:g} ms)"
+    return measured.result(side, settings, note=note)
 
 
 async def durability(backend: Backend) -> str:

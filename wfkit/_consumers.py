@@ -74,13 +74,15 @@ def step_body(rt: Runtime, step: StepSpec, opts: Resolved, shard: tuple[int, int
     fn = as_async(step.fn)
 
     async def body(proc: Process) -> None:
-        async def handle(event: Event) -> None:
-            record = await current_record(rt, proc, event, step.status)
-            if record is None:
-                return
+        async def advance(record: Record) -> None:
             proceed, new = await rt.attempt(proc, record, fn, step.to, limit, time_limit)
             if proceed:
                 await rt.apply(record, new, proc.metrics)
+
+        async def handle(event: Event) -> None:
+            record = await current_record(rt, proc, event, step.status)
+            if record is not None:
+                await advance(record)
 
         await consume(
             rt,
@@ -92,6 +94,7 @@ def step_body(rt: Runtime, step: StepSpec, opts: Resolved, shard: tuple[int, int
             lag_alert=opts.lag_alert,
             shard=shard,
             concurrency=opts.concurrency,
+            ahead=(step.status, advance),
         )
 
     return body

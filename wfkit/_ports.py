@@ -102,6 +102,10 @@ class EventReceiver(Protocol):
     `recv` returns the next event after the last one delivered; `ack` commits the receiver's cursor
     past it. Events delivered but not acked are delivered again to the next receiver opened with the
     same name (after a crash, an error, or `close`).
+
+    Optional: `recv_nowait() -> Event | None`, the next event when it can be had without waiting
+    (already read or sent), else None. A consumer handling several events at once then takes
+    buffered events without starting a task per wait.
     """
 
     async def recv(self) -> Event: ...

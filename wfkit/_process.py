@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from wfkit._errors import RoleLost
@@ -15,7 +16,7 @@ from wfkit._ids import stable_shard
 from wfkit._metrics import ProcessStats
 from wfkit._options import Backoff
 from wfkit._ports import EventReceiver
-from wfkit._record import Event
+from wfkit._record import Event, Header, Record
 
 if TYPE_CHECKING:
     from wfkit._runtime import Runtime
@@ -96,6 +97,9 @@ async def _back_off(rt: Runtime, proc: Process, exc: BaseException) -> None:
 
 
 Handler = Callable[[Event], Awaitable[None]]
+Advance = Callable[[Record], Awaitable[None]]
+"""What a step consumer does with a run's record once it is known to be current (`run_ahead`)."""
+_H_VERSION = Header.RECORD_VERSION.value
 _LAG_SAMPLE = 31  # mask: the lag gauges are set on events 1, 33, 65, ...
 
 
@@ -111,17 +115,24 @@ async def consume(
     shard: tuple[int, int] = (1, 1),
     accept: Callable[[Event], bool] | None = None,
     concurrency: int = 1,
+    ahead: tuple[int, Advance] | None = None,
 ) -> None:
     """Feed each event of `topic` to `handler`, acking only after it returns (at-least-once).
 
     The receiver is named by the process's role, so a restarted process resumes at its cursor and
     an event whose handler failed is delivered again after the backoff. Events of other shards or
     refused by `accept` are acked without handling. With `concurrency` > 1, that many events are
-    handled at once (see `_Window`).
+    handled at once (see `_Window`); then `ahead`, a status and what to do with a run's record
+    there, lets this process run ahead: a run this worker moves to that status is advanced at once,
+    before its event comes back from the streamer (`_Window.run_ahead`).
     """
     receiver = await rt.streamer.receiver(topic, proc.role, poll_frequency=poll)
     window = _Window(receiver, handler, proc, concurrency) if concurrency > 1 else None
     index, count = shard
+    leave_lane: Callable[[], None] | None = None
+    if window is not None and ahead is not None and not lag:
+        status, advance = ahead
+        leave_lane = rt.join_lane(status, shard, partial(window.run_ahead, advance))
     clock = rt.clock
     m = proc.metrics
     loop = asyncio.get_running_loop()
@@ -155,6 +166,8 @@ async def consume(
             m.observe(loop.time() - started)
             proc.failures = 0  # proc.ok(), inlined on the per-event path
     finally:
+        if leave_lane is not None:
+            leave_lane()
         try:
             if window is not None:
                 await window.close()
@@ -181,10 +194,17 @@ class _Window:
         self._order: asyncio.Queue[tuple[Event, asyncio.Task[None]]] = asyncio.Queue()
         self._in_flight: dict[asyncio.Task[None], None] = {}  # submitted, not yet acked; ordered
         self._last_of_run: dict[str, asyncio.Task[None]] = {}
+        self._ahead: dict[str, tuple[int, asyncio.Task[None]]] = {}  # run id -> (version, handling)
         self._acker = asyncio.ensure_future(self._ack_in_order())
+        # An event the receiver has already read needs no task to wait for (optional extension)
+        self._recv_nowait: Callable[[], Event | None] | None = getattr(receiver, "recv_nowait", None)
 
     async def receive(self) -> Event:
         """The receiver's next event, or the first handler error as soon as it happens."""
+        if self._recv_nowait is not None:
+            event = self._recv_nowait()
+            if event is not None:
+                return event
         recv = asyncio.ensure_future(self._receiver.recv())
         try:
             await asyncio.wait((recv, self._acker), return_when=asyncio.FIRST_COMPLETED)
@@ -200,6 +220,14 @@ class _Window:
 
     async def submit(self, event: Event) -> None:
         """Start handling `event` once a slot is free; raise an earlier handler's error."""
+        if self._ahead:
+            task = self._taken_ahead(event)
+            if task is not None:
+                if self._acker.done():
+                    self._acker.result()
+                self._in_flight[task] = None
+                self._order.put_nowait((event, task))
+                return
         await self._slots.acquire()
         if self._acker.done():
             self._slots.release()
@@ -209,6 +237,46 @@ class _Window:
         self._last_of_run[event.key] = task
         self._in_flight[task] = None
         self._order.put_nowait((event, task))
+
+    def run_ahead(self, advance: Advance, record: Record) -> None:
+        """Handle the event that will announce `record` now, before the streamer delivers it.
+
+        This worker just committed `record` at the status this window consumes: `advance` runs on
+        it at once (no wait for the event, no lookup: the record is the current version unless a
+        later write wins, which its compare-and-set then detects). When the event arrives,
+        `submit` takes this handling as that event's, so it is acked in order and a failure
+        backs off and redelivers exactly as if the event had been handled then. A window with
+        no free slot, or still handling an event of the run, leaves the run to its event.
+        """
+        run_id = record.run_id
+        last = self._last_of_run.get(run_id)
+        if self._slots.locked() or (last is not None and last is not asyncio.current_task()):
+            return
+        task = asyncio.ensure_future(self._handle_ahead(advance, record))
+        self._last_of_run[run_id] = task
+        self._ahead[run_id] = (record.meta.version, task)
+
+    def _taken_ahead(self, event: Event) -> asyncio.Task[None] | None:
+        """The handling `run_ahead` started for `event`, if any (forgetting one it outdates)."""
+        ahead = self._ahead.get(event.key)
+        if ahead is None:
+            return None
+        version = int(event.headers.get(_H_VERSION, 0))
+        if ahead[0] > version:
+            return None  # an older event of the run: its handler finds it stale
+        del self._ahead[event.key]
+        return ahead[1] if ahead[0] == version else None
+
+    async def _handle_ahead(self, advance: Advance, record: Record) -> None:
+        await self._slots.acquire()
+        try:
+            started = asyncio.get_running_loop().time()
+            await advance(record)
+            self._proc.metrics.observe(asyncio.get_running_loop().time() - started)
+        finally:
+            self._slots.release()
+            if self._last_of_run.get(record.run_id) is asyncio.current_task():
+                del self._last_of_run[record.run_id]
 
     async def _handle(self, event: Event, before: asyncio.Task[None] | None) -> None:
         try:
@@ -225,7 +293,8 @@ class _Window:
     async def _ack_in_order(self) -> None:
         while True:
             event, task = await self._order.get()
-            await asyncio.wait((task,))
+            if not task.done():
+                await asyncio.wait((task,))
             task.result()  # a handler error ends the window
             del self._in_flight[task]
             await self._receiver.ack(event)
@@ -234,7 +303,8 @@ class _Window:
     async def close(self) -> None:
         """Cancel what is in flight (its events stay un-acked, so they are delivered again) and
         collect every outcome, so no handler error goes unretrieved."""
-        tasks = [*self._in_flight, self._acker]
+        tasks = [*self._in_flight, *(task for _, task in self._ahead.values()), self._acker]
+        self._ahead.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -19,7 +19,7 @@ from wfkit._codec import Codec
 from wfkit._control import AUTO_PAUSE_REASON, next_version
 from wfkit._errors import CodecError, InvalidTransition, VersionConflict, WfkitError
 from wfkit._graph import WorkflowInfo
-from wfkit._ids import IdSource
+from wfkit._ids import IdSource, stable_shard
 from wfkit._metrics import Metrics, ProcessStats
 from wfkit._ports import EventStreamer, RecordStore, RoleScheduler, TimeoutStore
 from wfkit._process import Process, ProcessState, Wake
@@ -100,6 +100,7 @@ class Runtime:
         self._changed: asyncio.Event | None = None
         self._run_state_labels = {s: s.label for s in RunState}
         self._status_names: dict[int, str] = {}
+        self._lanes: dict[int, _Lanes] = {}  # status -> this process's step consumers running ahead
 
     # -- observation -----------------------------------------------------------------------------
 
@@ -199,12 +200,35 @@ class Runtime:
         self._committed(record, previous)
 
     def _committed(self, record: Record, previous: RunState) -> None:
+        if self._lanes:
+            lanes = self._lanes.get(record.status)
+            if lanes is not None and record.run_state not in _STOPPED:
+                lanes.run_ahead(record)
         if previous is not record.run_state:
             self.metrics.run_state_change(
                 self.name, self._run_state_labels[previous], self._run_state_labels[record.run_state]
             )
         if not self._store_notifies:
             self.notify()
+
+    def join_lane(
+        self, status: int, shard: tuple[int, int], run_ahead: Callable[[Record], None]
+    ) -> Callable[[], None]:
+        """Let the step consumer of `status` (shard `index` of `count`) running in this process
+        advance the runs this process commits there at once; returns how to stop."""
+        index, count = shard
+        lanes = self._lanes.get(status)
+        if lanes is None or lanes.count != count:
+            lanes = self._lanes[status] = _Lanes(count)
+        lanes.by_shard[index - 1] = run_ahead
+
+        def leave() -> None:
+            if lanes.by_shard.get(index - 1) is run_ahead:
+                del lanes.by_shard[index - 1]
+                if not lanes.by_shard and self._lanes.get(status) is lanes:
+                    del self._lanes[status]
+
+        return leave
 
     def status_name(self, status: int) -> str:
         name = self._status_names.get(status)
@@ -387,6 +411,25 @@ class Runtime:
     def clear_errors(self, proc: Process, run_id: str) -> None:
         if self.error_counts:
             self.error_counts.pop((proc.name, run_id), None)
+
+
+class _Lanes:
+    """The step consumers of one status that run in this process, by shard (`join_lane`)."""
+
+    __slots__ = ("by_shard", "count")
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.by_shard: dict[int, Callable[[Record], None]] = {}
+
+    def run_ahead(self, record: Record) -> None:
+        index = 0 if self.count == 1 else stable_shard(record.run_id, self.count)
+        run_ahead = self.by_shard.get(index)
+        if run_ahead is not None:
+            run_ahead(record)
+
+
+_STOPPED = frozenset(state for state in RunState if state.stopped)
 
 
 class StepFailed(WfkitError):

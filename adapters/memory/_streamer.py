@@ -165,6 +165,15 @@ class EventReceiver:
                 if topic.waiters.get(self) is fut:
                     del topic.waiters[self]
 
+    def recv_nowait(self) -> Event | None:
+        """The next event if one has been sent, without waiting."""
+        events = self._topic.events
+        if self._pos < len(events) and not self._closed:
+            event = self._last = events[self._pos]
+            self._pos += 1
+            return event
+        return None
+
     async def ack(self, event: Event) -> None:
         """Commit this name's cursor past `event`; acking an older event never moves it back."""
         if self._closed:

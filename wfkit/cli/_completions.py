@@ -1,40 +1,62 @@
-"""Waiting on many runs at once by polling the store: what `wfkit bench` and bench/ scripts use to see
-runs complete without one receiver (or hook) per run, which would cost the engine throughput."""
+"""Waiting on many runs at once: what `wfkit bench` and bench/ scripts use to see runs complete
+without one receiver (or hook) per run, which would cost the engine throughput."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 from collections.abc import Callable
 
-from wfkit import RecordFilter, RecordStore, RunState, WfkitError
+from wfkit import EventReceiver, EventStreamer, RunState, WfkitError
+from wfkit._record import Header, run_state_change_topic
 
 POLL = 0.005
-"""Seconds between two reads of the store for completed runs."""
+"""Seconds a receiver with nothing new waits before reading again (where no wake-up reaches it)."""
 STALL = 60.0
 """Seconds without any run completing before the waiting runs fail instead of hanging."""
+_COMPLETED = str(int(RunState.COMPLETED))
+_H_FOREIGN_ID, _H_RUN_STATE = Header.FOREIGN_ID.value, Header.RUN_STATE.value
 
 
 class Completions:
-    """Futures for the runs being waited on, resolved by one batched store read every `poll` s.
+    """Futures for the runs being waited on, resolved as their completions are announced.
 
-    Fails every waiting run instead of hanging when no run completes for `stall` seconds, or when
-    `check()` raises (bench/'s driver passes one that notices a dead worker process).
+    One receiver follows the workflow's run-state-change topic from its head (where the engine
+    announces completed runs), so a completion costs an event already written, not a read of the
+    runs table. Fails every waiting run instead of hanging when no run completes for `stall`
+    seconds, or when `check()` raises (bench/'s driver passes one that notices a dead worker).
+    Open it with `await Completions.follow(...)` before the first trigger it should see.
     """
 
-    def __init__(
-        self,
-        store: RecordStore,
+    def __init__(self, receiver: EventReceiver, *, stall: float, check: Callable[[], None]) -> None:
+        self._receiver = receiver
+        self._stall, self._check = stall, check
+        self._waiting: dict[str, asyncio.Future[None]] = {}
+        self._progress = time.monotonic()
+        self._task = asyncio.create_task(self._run(), name="wfkit-bench:completions")
+        self._watchdog = asyncio.create_task(self._watch(), name="wfkit-bench:stall-watchdog")
+
+    @classmethod
+    async def follow(
+        cls,
+        streamer: EventStreamer,
         workflow: str,
         *,
         poll: float = POLL,
         stall: float = STALL,
         check: Callable[[], None] = lambda: None,
-    ) -> None:
-        self._store, self._workflow = store, workflow
-        self._poll, self._stall, self._check = poll, stall, check
-        self._waiting: dict[str, asyncio.Future[None]] = {}
-        self._task = asyncio.create_task(self._run(), name="wfkit-bench:completions")
+    ) -> Completions:
+        name = f"wfkit-completions-{uuid.uuid4().hex}"
+        topic = run_state_change_topic(workflow)
+        if getattr(streamer, "ephemeral_receivers", False):
+            receiver: EventReceiver = await streamer.receiver(  # type: ignore[call-arg]
+                topic, name, poll_frequency=poll, from_latest=True, ephemeral=True
+            )
+        else:
+            receiver = await streamer.receiver(topic, name, poll_frequency=poll, from_latest=True)
+        return cls(receiver, stall=stall, check=check)
 
     def watch(self, foreign_id: str) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -42,32 +64,39 @@ class Completions:
         return future
 
     async def _run(self) -> None:
-        progress = time.monotonic()
         try:
             while True:
-                await asyncio.sleep(self._poll)
+                event = await self._receiver.recv()
+                if event.headers.get(_H_RUN_STATE) != _COMPLETED:
+                    continue
+                future = self._waiting.pop(event.headers.get(_H_FOREIGN_ID, ""), None)
+                if future is not None and not future.done():
+                    self._progress = time.monotonic()
+                    future.set_result(None)
+        except Exception as exc:  # a failing read fails every waiting run rather than hanging
+            self._fail(exc)
+
+    async def _watch(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(min(1.0, self._stall / 4))
                 self._check()
                 if not self._waiting:
-                    progress = time.monotonic()
-                    continue
-                if time.monotonic() - progress > self._stall:
+                    self._progress = time.monotonic()
+                elif time.monotonic() - self._progress > self._stall:
                     raise WfkitError(f"no run completed for {self._stall:g} s ({len(self._waiting)} waiting)")
-                ids = list(self._waiting)
-                done = await self._store.list(
-                    self._workflow,
-                    limit=len(ids),
-                    filters=RecordFilter(foreign_ids=ids, run_states=[RunState.COMPLETED]),
-                )
-                for record in done:
-                    progress = time.monotonic()
-                    future = self._waiting.pop(record.foreign_id, None)
-                    if future is not None and not future.done():
-                        future.set_result(None)
-        except Exception as exc:  # a failing read fails every waiting run rather than hanging
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(exc)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(exc)
+        self._waiting.clear()
 
     async def close(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._watchdog):
+            task.cancel()
+        await asyncio.gather(self._task, self._watchdog, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._receiver.close()

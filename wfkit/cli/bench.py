@@ -29,7 +29,7 @@ import typer
 
 from wfkit.cli._app import usage_error
 from wfkit.cli._common import AsJson, print_json
-from wfkit.cli._completions import POLL, STALL, Completions
+from wfkit.cli._completions import STALL, Completions
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -128,7 +128,7 @@ class _Result:
             "idle_runs": len(self.idle),
             "idle_latency_ms": _percentiles(self.idle),
             "durability": self.durability,
-            "completion": f"store polled every {POLL * 1000:g} ms under load; await_status when idle",
+            "completion": "run-state-change events followed under load; await_status when idle",
             "python": platform.python_version(),
         }
 
@@ -152,7 +152,7 @@ async def _measure(backend: Backend, name: str, runs: int, inflight: int, steps:
             wf = backend.build(builder, metrics=CollectorRegistry())  # its own registry, not the process's
             async with wf:
                 result.durability = await _durability(backend)
-                completions = Completions(backend.store, name)
+                completions = await Completions.follow(backend.streamer, name)
 
                 async def one(key: str) -> None:
                     done = completions.watch(key)
