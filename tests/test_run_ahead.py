@@ -262,3 +262,35 @@ def test_a_stop_with_steps_running_ahead_loses_nothing() -> None:
 
     assert sim_run(main(), seed=1) == [[1, 2, 3]] * 3
     assert len(started) == 6  # each slow step begun once per start, committed once
+
+
+def test_runs_ahead_wait_for_a_slot_so_a_status_never_runs_more_steps_at_once_than_its_concurrency() -> None:
+    setup = new_setup()
+    running = peak = 0
+
+    async def main() -> tuple[int, list[list[int]]]:
+        b = wfkit.Builder("ahead", Job, Stage)
+
+        async def first(run: wfkit.Run[Job, Stage]) -> Stage:
+            return Stage.B
+
+        async def slow(run: wfkit.Run[Job, Stage]) -> Stage:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(2)
+            running -= 1
+            return Stage.DONE
+
+        b.add_step(Stage.A, first, Stage.B, concurrency=8)
+        b.add_step(Stage.B, slow, Stage.DONE, concurrency=2)
+        async with build(setup, b) as wf:
+            await asyncio.sleep(1)
+            ids = [await wf.trigger(f"job-{i}") for i in range(10)]
+            await finished(setup.store, 10, wfkit.RunState.COMPLETED)
+        return setup.store.lookups, [await versions(setup.store, run_id) for run_id in ids]
+
+    lookups, histories = sim_run(main(), seed=1)
+    assert peak == 2
+    assert lookups == 0  # every run still went ahead: it waited for a slot, not for its event
+    assert histories == [[1, 2, 3]] * 10

@@ -245,12 +245,13 @@ class _Window:
         it at once (no wait for the event, no lookup: the record is the current version unless a
         later write wins, which its compare-and-set then detects). When the event arrives,
         `submit` takes this handling as that event's, so it is acked in order and a failure
-        backs off and redelivers exactly as if the event had been handled then. A window with
-        no free slot, or still handling an event of the run, leaves the run to its event.
+        backs off and redelivers exactly as if the event had been handled then. It waits for a
+        slot like any event (`size` handlers at once); a window still handling an event of the
+        run leaves the run to its event.
         """
         run_id = record.run_id
         last = self._last_of_run.get(run_id)
-        if self._slots.locked() or (last is not None and last is not asyncio.current_task()):
+        if last is not None and last is not asyncio.current_task():
             return
         task = asyncio.ensure_future(self._handle_ahead(advance, record))
         self._last_of_run[run_id] = task
