@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from wfkit._errors import WfkitError
 from wfkit._record import Event
 from wfkit.adapters.memory._streamer import ClosedError
 
@@ -65,6 +66,55 @@ class OneOffReceivers:
             )
             position = int(rows[0][0])
         return EventReceiver(self, topic, name, position, poll, durable=False)
+
+
+class CoalescedAcks:
+    """`_advance_cursor` for a streamer whose cursor writes are each a commit of their own.
+
+    Acks are coalesced: the newest position of each cursor is written by one background flush
+    while the previous one is in flight (one round trip for many events, however busy). Acking is
+    at-least-once anyway: a position lost to a crash only redelivers. The dialect says how to
+    write positions (`_write_positions`); `_written_acks` waits for what was acked so far.
+    """
+
+    _acked: dict[tuple[str, str], int]
+    _flusher: asyncio.Future[None] | None
+    _write_errors: tuple[type[Exception], ...] = (WfkitError, OSError)
+    """The errors that mean "not written" (a dialect adds its driver's)."""
+
+    async def _write_positions(self, rows: list[tuple[int, str, str]]) -> None:
+        """Move each `(position, topic, name)` cursor forward to its position (never back)."""
+        raise NotImplementedError
+
+    async def _advance_cursor(self, topic: str, name: str, event_id: int) -> None:
+        key = (topic, name)
+        self._acked[key] = max(self._acked.get(key, 0), event_id)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush_cursors())
+
+    async def _written_acks(self) -> None:
+        """Wait until every ack made so far is written (at most two flushes, however busy)."""
+        for _ in range(2):
+            if self._flusher is not None:
+                await asyncio.gather(self._flusher, return_exceptions=True)
+            if not self._acked:
+                return
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.ensure_future(self._flush_cursors())
+
+    async def _flush_cursors(self) -> None:
+        """Write the newest acked position of each cursor; acks made meanwhile start the next flush."""
+        try:
+            if self._acked:
+                batch, self._acked = self._acked, {}
+                rows = sorted((position, topic, name) for (topic, name), position in batch.items())
+                try:
+                    await self._write_positions(rows)
+                except self._write_errors:
+                    return  # the database is away: the cursors stay behind, events are redelivered
+        finally:
+            if self._acked:
+                self._flusher = asyncio.ensure_future(self._flush_cursors())
 
 
 class EventTable(Protocol):

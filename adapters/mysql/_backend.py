@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfkit._clock import Clock
+from wfkit._options import ProcessOptions
 from wfkit.adapters import Backend
 from wfkit.adapters._sqlbase import open_together
 from wfkit.adapters._sqlroles import DEFAULT_LEASE
@@ -15,6 +16,9 @@ from ._store import RecordStore
 from ._streamer import DEFAULT_POLL_FREQUENCY, EventStreamer
 from ._timeouts import TimeoutStore
 
+DEFAULT_CONCURRENCY = 32
+"""Events each step consumer handles at once: their transactions commit side by side."""
+
 
 def connect(
     url: str,
@@ -24,6 +28,7 @@ def connect(
     pool_size: int = 10,
     lease: float = DEFAULT_LEASE,
     poll_frequency: float = DEFAULT_POLL_FREQUENCY,
+    concurrency: int = DEFAULT_CONCURRENCY,
     **build_options: Any,
 ) -> Backend:
     """A `Backend` on one MySQL/MariaDB database (nothing opens until `async with`).
@@ -31,19 +36,21 @@ def connect(
     `url` is `mysql://user:password@host:3306/database` (query options pass to aiomysql). Entering
     connects within `connect_timeout` seconds or raises a `WfkitError` naming host and port, then
     creates or migrates the schema. `lease` is the role lease in seconds, `poll_frequency` how often a
-    caught-up receiver looks for other processes' events; other keyword options go to
-    `Backend.build` (with `clock`, if given).
+    caught-up receiver looks for other processes' events, `concurrency` how many events each step
+    consumer handles at once (their commits overlap, and InnoDB flushes them together); other
+    keyword options go to `Backend.build` (with `clock`, if given).
     """
     db = Database(url, connect_timeout=connect_timeout, max_size=pool_size)
-    store = RecordStore(db)
-    timeouts = TimeoutStore(db, clock=clock)
     streamer = EventStreamer(db, clock=clock, poll_frequency=poll_frequency)
+    store = RecordStore(db, streamer=streamer)
+    timeouts = TimeoutStore(db, clock=clock)
     roles = RoleScheduler(db, lease=lease)
     adapters = (store, timeouts, streamer, roles)
     opener, closer = open_together(adapters)
 
     if clock is not None:
         build_options.setdefault("clock", clock)
+    build_options.setdefault("defaults", ProcessOptions.of(concurrency=concurrency))
     return Backend(
         streamer, store, roles, timeouts, url=url, opener=opener, closer=closer, build_options=build_options
     )

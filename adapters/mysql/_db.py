@@ -270,7 +270,9 @@ class Database(SharedLife):
         """A pooled connection inside a READ COMMITTED transaction, rolled back on any error."""
         async with self.pool.acquire() as raw:
             conn = Conn(raw)
-            await conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            if not getattr(raw, "_wfkit_read_committed", False):  # once per connection, not per transaction
+                await conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                raw._wfkit_read_committed = True
             await raw.begin()
             try:
                 yield conn

@@ -8,8 +8,10 @@ over a generated column (the foreign id while the run is active, NULL otherwise)
 error becomes `WorkflowInProgress`, so two processes creating a run for one foreign id at once get
 one run and one error. A deadlock or lock wait timeout reruns the transaction.
 
-It is a `ChangeFeed` for writers through this object only (MySQL has no NOTIFY): other processes'
-relays find new outbox rows at their next poll.
+Given the streamer on the same `Database` (as `mysql.connect()` makes them), the event goes straight
+to the streamer's table in the write's own transaction instead of the outbox (nothing to relay), and
+receivers of this process wake at the commit. It is a `ChangeFeed` for writers through this object
+only (MySQL has no NOTIFY): other processes see new rows at their next poll.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Any
 
 import aiomysql
 
-from wfkit._errors import VersionConflict, WorkflowInProgress
+from wfkit._errors import ConfigurationError, VersionConflict, WorkflowInProgress
 from wfkit._graph import WorkflowInfo
-from wfkit._record import OutboxEvent, Record, outbox_event_for
+from wfkit._record import OutboxEvent, Record, outbox_event_for, topic_for
 from wfkit._runstate import RunState
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._sqlbase import QuietOutbox
 from wfkit.adapters._sqlreads import RecordReads
 from wfkit.adapters._sqlrows import (
     COLUMNS,
@@ -34,6 +37,7 @@ from wfkit.adapters._sqlrows import (
 )
 
 from ._db import Database, OnDatabase, database, duplicate_key, is_retryable
+from ._streamer import EventStreamer, append_event
 
 # Objects travel as hex and are stored with UNHEX: aiomysql's bytes escaping broke with PyMySQL 1.2.
 _PLACEHOLDERS = ", ".join(["%s"] * 6 + ["UNHEX(%s)"] + ["%s"] * 7)
@@ -47,9 +51,23 @@ class RecordStore(OnDatabase, RecordReads):
     `Database` when a URL is given.
     """
 
-    def __init__(self, url_or_db: str | Database, **options: Any) -> None:
+    def __init__(
+        self, url_or_db: str | Database, *, streamer: EventStreamer | None = None, **options: Any
+    ) -> None:
         self._db = database(url_or_db, **options)
+        if streamer is not None and streamer._db is not self._db:
+            raise ConfigurationError(
+                "RecordStore(streamer=...) needs the streamer on the same Database: pass one Database "
+                "to both (or use wfkit.adapters.mysql.connect)"
+            )
+        self._streamer = streamer
         self._subscribers = Subscribers()
+        self._quiet = QuietOutbox(self._subscribers.notify) if streamer is not None else None
+
+    async def close(self) -> None:
+        if self._quiet is not None:
+            self._quiet.close()
+        await self._db.close()
 
     def subscribe(self, workflow_name: str, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback()` after every committed write of `workflow_name` through this object."""
@@ -79,6 +97,8 @@ class RecordStore(OnDatabase, RecordReads):
                     raise VersionConflict(run_id, expected=version - 1, actual=current) from None
                 if not is_retryable(exc) or attempt == _ATTEMPTS - 1:
                     raise
+        if self._streamer is not None:
+            self._streamer._wake(topic_for(record))
         self._subscribers.notify(record.workflow_name)
 
     async def _store(self, record: Record) -> None:
@@ -106,6 +126,11 @@ class RecordStore(OnDatabase, RecordReads):
                     (record.object.hex(), run_id),
                 )
             await conn.execute(f"INSERT INTO wfkit_records ({COLUMNS}) VALUES ({_PLACEHOLDERS})", row)
+            headers = json.dumps(dict(event.headers))
+            if self._streamer is not None:
+                created_at = event.created_at.isoformat()
+                await append_event(conn, event.topic, event.key, event.type, headers, created_at)
+                return
             await conn.execute(
                 "INSERT INTO wfkit_outbox (id, workflow_name, topic, `key`, type, headers, created_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -115,18 +140,23 @@ class RecordStore(OnDatabase, RecordReads):
                     event.topic,
                     event.key,
                     event.type,
-                    json.dumps(dict(event.headers)),
+                    headers,
                     event.created_at.isoformat(),
                 ),
             )
 
     async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
-        """Unpublished outbox events of the workflow, oldest first."""
+        """Unpublished outbox events of the workflow, oldest first (see `QuietOutbox` for a store
+        that appends events itself)."""
+        if self._quiet is not None and self._quiet.skip(workflow_name):
+            return []
         rows = await self._db.fetchall(
             "SELECT id, workflow_name, topic, `key`, type, headers, created_at FROM wfkit_outbox "
             "WHERE workflow_name = %s ORDER BY seq LIMIT %s",
             (workflow_name, max(limit, 0)),
         )
+        if self._quiet is not None:
+            self._quiet.read(workflow_name, len(rows))
         return [outbox_from_row(r) for r in rows]
 
     async def delete_outbox(self, event_id: str) -> None:

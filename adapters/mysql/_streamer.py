@@ -2,10 +2,12 @@
 
 Events get `AUTO_INCREMENT` ids. A cursor is "the id of the last acked event", so ids of one topic
 must become visible in increasing order: each append locks the topic's row in `wfkit_topics`
-(`SELECT … FOR UPDATE`) before drawing its id and holds it until commit, so a reader never sees id
-n+1 before id n. MySQL has no NOTIFY: a caught-up receiver waits for a send made through the same
-streamer object (woken at once) or `poll_frequency` seconds (default 0.1) for other processes'
-sends. `ack` advances the cursor with `GREATEST`, so acking an older event never moves it back.
+(`INSERT … ON DUPLICATE KEY UPDATE`) before drawing its id and holds it until commit, so a reader
+never sees id n+1 before id n. MySQL has no NOTIFY: a caught-up receiver waits for a send made
+through the same streamer object or the same `Database`'s store (woken at once), or
+`poll_frequency` seconds (default 0.1) for other processes' sends. `ack` advances the cursor with
+`GREATEST`, so acking an older event never moves it back; acks are coalesced (`CoalescedAcks`): one
+transaction writes the newest position of every cursor acked while the previous one committed.
 """
 
 from __future__ import annotations
@@ -19,8 +21,15 @@ from typing import Any
 import aiomysql
 
 from wfkit._clock import Clock, SystemClock
+from wfkit._errors import WfkitError
 from wfkit._record import Event
-from wfkit.adapters._sqlstream import EventReceiver, EventSender, LocalWakeups, OneOffReceivers
+from wfkit.adapters._sqlstream import (
+    CoalescedAcks,
+    EventReceiver,
+    EventSender,
+    LocalWakeups,
+    OneOffReceivers,
+)
 
 from ._db import Database, OnDatabase, database, is_retryable
 
@@ -28,8 +37,26 @@ DEFAULT_POLL_FREQUENCY = 0.1
 _ATTEMPTS = 5
 
 
-class EventStreamer(LocalWakeups, OnDatabase, OneOffReceivers):
+async def append_event(conn: Any, topic: str, key: str, type: int, headers: str, created_at: str) -> None:
+    """Append an event inside the caller's transaction (the sender's, or a store write's own): the
+    topic's row in `wfkit_topics` is locked to the commit, so ids of one topic become visible in order.
+
+    `INSERT … ON DUPLICATE KEY UPDATE` takes that row's exclusive lock whether it creates the row or
+    finds it (InnoDB locks a duplicate it updates exclusively), so no `SELECT … FOR UPDATE` follows.
+    """
+    await conn.execute(
+        "INSERT INTO wfkit_topics (topic) VALUES (%s) ON DUPLICATE KEY UPDATE topic = topic", (topic,)
+    )
+    await conn.execute(
+        "INSERT INTO wfkit_events (topic, `key`, type, headers, created_at) VALUES (%s, %s, %s, %s, %s)",
+        (topic, key, type, headers, created_at),
+    )
+
+
+class EventStreamer(CoalescedAcks, LocalWakeups, OnDatabase, OneOffReceivers):
     """An `EventStreamer` in one MySQL/MariaDB database; open it with `async with`."""
+
+    _write_errors = (WfkitError, OSError, aiomysql.MySQLError)
 
     def __init__(
         self,
@@ -43,6 +70,12 @@ class EventStreamer(LocalWakeups, OnDatabase, OneOffReceivers):
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._poll_frequency = poll_frequency
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._acked: dict[tuple[str, str], int] = {}  # cursor positions not yet written
+        self._flusher: asyncio.Future[None] | None = None
+
+    async def close(self) -> None:
+        await self._written_acks()
+        await self._db.close()
 
     async def sender(self, topic: str) -> EventSender:
         """A sender that appends to `topic`."""
@@ -65,6 +98,7 @@ class EventStreamer(LocalWakeups, OnDatabase, OneOffReceivers):
         if ephemeral:
             poll = self._poll_frequency if poll_frequency is None else poll_frequency
             return await self._one_off(topic, name, poll, from_latest)
+        await self._written_acks()  # a name reopened here resumes after everything acked here
         start = "(SELECT COALESCE(MAX(id), 0) FROM wfkit_events WHERE topic = %s)" if from_latest else "%s"
         async with self._db.transaction() as conn:
             await conn.execute(
@@ -79,20 +113,11 @@ class EventStreamer(LocalWakeups, OnDatabase, OneOffReceivers):
         return EventReceiver(self, topic, name, int(position), poll)
 
     async def _append(self, topic: str, key: str, type: int, headers: Mapping[str, str]) -> None:
-        row = (topic, key, type, json.dumps(dict(headers)), self._clock.now().isoformat())
+        encoded, created_at = json.dumps(dict(headers)), self._clock.now().isoformat()
         for attempt in range(_ATTEMPTS):
             try:
                 async with self._db.transaction() as conn:
-                    await conn.execute(
-                        "INSERT INTO wfkit_topics (topic) VALUES (%s) ON DUPLICATE KEY UPDATE topic = topic",
-                        (topic,),
-                    )
-                    await conn.execute("SELECT topic FROM wfkit_topics WHERE topic = %s FOR UPDATE", (topic,))
-                    await conn.execute(
-                        "INSERT INTO wfkit_events (topic, `key`, type, headers, created_at) "
-                        "VALUES (%s, %s, %s, %s, %s)",
-                        row,
-                    )
+                    await append_event(conn, topic, key, type, encoded, created_at)
                 break
             except aiomysql.MySQLError as exc:
                 if not is_retryable(exc) or attempt == _ATTEMPTS - 1:
@@ -107,8 +132,11 @@ class EventStreamer(LocalWakeups, OnDatabase, OneOffReceivers):
         )
         return [Event(r[0], r[1], r[2], json.loads(r[3]), datetime.fromisoformat(r[4])) for r in rows]
 
-    async def _advance_cursor(self, topic: str, name: str, event_id: int) -> None:
-        await self._db.execute(
-            "UPDATE wfkit_cursors SET position = GREATEST(position, %s) WHERE topic = %s AND name = %s",
-            (event_id, topic, name),
-        )
+    async def _write_positions(self, rows: list[tuple[int, str, str]]) -> None:
+        async with self._db.transaction() as conn:
+            for row in rows:
+                await conn.execute(
+                    "UPDATE wfkit_cursors SET position = GREATEST(position, %s) "
+                    "WHERE topic = %s AND name = %s",
+                    row,
+                )

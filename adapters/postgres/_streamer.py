@@ -18,9 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from wfkit._clock import Clock, SystemClock
-from wfkit._errors import WfkitError
 from wfkit._record import Event
-from wfkit.adapters._sqlstream import EventReceiver, EventSender, LocalWakeups, OneOffReceivers
+from wfkit.adapters._sqlstream import (
+    CoalescedAcks,
+    EventReceiver,
+    EventSender,
+    LocalWakeups,
+    OneOffReceivers,
+)
 
 from ._db import Database, OnDatabase, database
 
@@ -66,7 +71,7 @@ async def append_event(
     )
 
 
-class EventStreamer(LocalWakeups, OnDatabase, OneOffReceivers):
+class EventStreamer(CoalescedAcks, LocalWakeups, OnDatabase, OneOffReceivers):
     """An `EventStreamer` in one PostgreSQL database; open it with `async with` (or `open()`/`close()`)."""
 
     def __init__(
@@ -150,41 +155,8 @@ class EventStreamer(LocalWakeups, OnDatabase, OneOffReceivers):
         )
         return [Event(r[0], r[1], r[2], json.loads(r[3]), datetime.fromisoformat(r[4])) for r in rows]
 
-    async def _advance_cursor(self, topic: str, name: str, event_id: int) -> None:
-        # Acks are coalesced: the newest position of each cursor is written by one background
-        # flush while the previous one is in flight (one UPDATE for many events). Acking is
-        # at-least-once anyway: a position lost to a crash only redelivers.
-        key = (topic, name)
-        self._acked[key] = max(self._acked.get(key, 0), event_id)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.ensure_future(self._flush_cursors())
-
-    async def _written_acks(self) -> None:
-        """Wait until every ack made so far is written (at most two flushes, however busy)."""
-        for _ in range(2):
-            if self._flusher is not None:
-                await asyncio.gather(self._flusher, return_exceptions=True)
-            if not self._acked:
-                return
-            if self._flusher is None or self._flusher.done():
-                self._flusher = asyncio.ensure_future(self._flush_cursors())
-
-    async def _flush_cursors(self) -> None:
-        """Write the newest acked position of each cursor; acks made meanwhile start the next flush."""
-        try:
-            await self._write_cursors()
-        finally:
-            if self._acked:
-                self._flusher = asyncio.ensure_future(self._flush_cursors())
-
-    async def _write_cursors(self) -> None:
-        if self._acked:
-            batch, self._acked = self._acked, {}
-            try:
-                await self._db.pool.executemany(
-                    "UPDATE wfkit_cursors SET position = GREATEST(position, $1) "
-                    "WHERE topic = $2 AND name = $3",
-                    [(position, topic, name) for (topic, name), position in batch.items()],
-                )
-            except WfkitError:
-                return  # the database is away: the cursors stay behind, and events are redelivered
+    async def _write_positions(self, rows: list[tuple[int, str, str]]) -> None:
+        await self._db.pool.executemany(
+            "UPDATE wfkit_cursors SET position = GREATEST(position, $1) WHERE topic = $2 AND name = $3",
+            rows,
+        )
