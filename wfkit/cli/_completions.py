@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import Callable
 
@@ -34,7 +33,8 @@ class Completions:
         self._receiver = receiver
         self._stall, self._check = stall, check
         self._waiting: dict[str, asyncio.Future[None]] = {}
-        self._progress = time.monotonic()
+        self._loop = asyncio.get_running_loop()
+        self._progress = self._loop.time()
         self._task = asyncio.create_task(self._run(), name="wfkit-bench:completions")
         self._watchdog = asyncio.create_task(self._watch(), name="wfkit-bench:stall-watchdog")
 
@@ -71,7 +71,7 @@ class Completions:
                     continue
                 future = self._waiting.pop(event.headers.get(_H_FOREIGN_ID, ""), None)
                 if future is not None and not future.done():
-                    self._progress = time.monotonic()
+                    self._progress = self._loop.time()
                     future.set_result(None)
         except Exception as exc:  # a failing read fails every waiting run rather than hanging
             self._fail(exc)
@@ -82,8 +82,8 @@ class Completions:
                 await asyncio.sleep(min(1.0, self._stall / 4))
                 self._check()
                 if not self._waiting:
-                    self._progress = time.monotonic()
-                elif time.monotonic() - self._progress > self._stall:
+                    self._progress = self._loop.time()
+                elif self._loop.time() - self._progress > self._stall:
                     raise WfkitError(f"no run completed for {self._stall:g} s ({len(self._waiting)} waiting)")
         except Exception as exc:
             self._fail(exc)
