@@ -100,6 +100,16 @@ async def versions(store: memory.RecordStore, run_id: str) -> list[int]:
     return [r.meta.version for r in await store.history(run_id)]
 
 
+async def run_all(setup: Setup, wf: wfkit.Workflow[Job, Stage], count: int) -> tuple[int, list[list[int]]]:
+    """Start `count` runs once the consumers are up and wait until all complete: the lookups made
+    and each run's versions."""
+    async with wf:
+        await asyncio.sleep(1)  # the consumers are running (a run triggered before waits for its event)
+        ids = [await wf.trigger(f"job-{i}") for i in range(count)]
+        await finished(setup.store, count, wfkit.RunState.COMPLETED)
+    return setup.store.lookups, [await versions(setup.store, run_id) for run_id in ids]
+
+
 def all_acked(streamer: memory.EventStreamer) -> bool:
     """Every step consumer's cursor is at the end of its topic (nothing left to redeliver)."""
     for stage in list(Stage)[:-1]:
@@ -150,15 +160,8 @@ def test_a_sequential_consumer_waits_for_its_events() -> None:
 def test_sharded_consumers_each_run_ahead_only_their_own_runs() -> None:
     setup = new_setup()
 
-    async def main() -> tuple[int, list[list[int]]]:
-        b = chain(setup, parallel=2)
-        async with build(setup, b, defaults=wfkit.ProcessOptions.of(concurrency=3)) as wf:
-            await asyncio.sleep(1)
-            ids = [await wf.trigger(f"job-{i}") for i in range(12)]
-            await finished(setup.store, 12, wfkit.RunState.COMPLETED)
-        return setup.store.lookups, [await versions(setup.store, run_id) for run_id in ids]
-
-    lookups, histories = sim_run(main(), seed=1)
+    wf = build(setup, chain(setup, parallel=2), defaults=wfkit.ProcessOptions.of(concurrency=3))
+    lookups, histories = sim_run(run_all(setup, wf, 12), seed=1)
     assert lookups == 0
     assert histories == [[1, 2, 3, 4, 5]] * 12
     assert set(setup.calls.values()) == {1}
@@ -284,11 +287,7 @@ def test_runs_ahead_wait_for_a_slot_so_a_status_never_runs_more_steps_at_once_th
 
         b.add_step(Stage.A, first, Stage.B, concurrency=8)
         b.add_step(Stage.B, slow, Stage.DONE, concurrency=2)
-        async with build(setup, b) as wf:
-            await asyncio.sleep(1)
-            ids = [await wf.trigger(f"job-{i}") for i in range(10)]
-            await finished(setup.store, 10, wfkit.RunState.COMPLETED)
-        return setup.store.lookups, [await versions(setup.store, run_id) for run_id in ids]
+        return await run_all(setup, build(setup, b), 10)
 
     lookups, histories = sim_run(main(), seed=1)
     assert peak == 2
