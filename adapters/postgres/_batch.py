@@ -1,27 +1,21 @@
-"""Group commit for the PostgreSQL `RecordStore`: many `store()` calls, one statement.
+"""Group commit for the PostgreSQL `RecordStore`: a batch of writes is one statement.
 
-Writes queue while a batch is committing; the next batch takes the queued writes (up to
-`max_batch`, one per run). A batch is a single statement of data-modifying `WITH` parts, so one
-round trip and one implicit transaction whatever its size (`_batch_sql` lists its steps): the
-runs' versions are compared and set in SQL, and each write keeps its own outcome, a version
-conflict or a busy foreign id failing that write alone (`_why_not` names the reason). A batch
-that fails as a whole for any other database reason (say, a run re-activated onto a foreign id
-another run holds) is retried one write per transaction, so each write gets its own answer.
+A batch (`adapters/_groupcommit.py` queues and schedules them) is a single statement of
+data-modifying `WITH` parts, so one round trip and one implicit transaction whatever its size
+(`_batch_sql` lists its steps): the runs' versions are compared and set in SQL, and each write
+keeps its own outcome, a version conflict or a busy foreign id failing that write alone
+(`why_not` names the reason).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
-
-from wfkit._errors import VersionConflict, WfkitError, WorkflowInProgress
-from wfkit._record import OutboxEvent, Record
+from wfkit._errors import VersionConflict, WorkflowInProgress
 from wfkit._runstate import RunState
+from wfkit.adapters._groupcommit import Write
 from wfkit.adapters._sqlrows import ACTIVE, COLUMNS
 
 from ._db import Database
@@ -108,130 +102,20 @@ _BATCH_EVENTS = _batch_sql(events=True)
 _BATCH_OUTBOX = _batch_sql(events=False)
 
 
-@dataclass(slots=True)
-class Write:
-    """One `store()` call waiting for its batch."""
-
-    record: Record
-    row: tuple[Any, ...]
-    event: OutboxEvent
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-
-    def settle(self, error: Exception | None) -> None:
-        if not self.done.done():
-            if error is None:
-                self.done.set_result(None)
-            else:
-                self.done.set_exception(error)
-
-
 def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     """Rows (at least one) transposed into one list per column, as `unnest` takes them."""
     return [list(column) for column in zip(*rows, strict=True)]
 
 
-class GroupCommit:
-    """Commits queued writes in batches; `one(write)` is the single-write transaction to fall back on.
+class Batches:
+    """What PostgreSQL does with a batch (`apply`) and with a write that did not get through."""
 
-    `channel` is the store's change feed; `events` says whether events go straight to the streamer's
-    table (else to the outbox). `committed(writes)` runs after each commit, for the wake-ups.
-    """
-
-    def __init__(
-        self,
-        db: Database,
-        *,
-        channel: str,
-        events: bool,
-        one: Callable[[Write], Awaitable[None]],
-        committed: Callable[[Sequence[Write]], None],
-        max_batch: int = 500,
-        max_batches: int = 2,
-    ) -> None:
+    def __init__(self, db: Database, *, channel: str, events: bool) -> None:
         self._db = db
         self._channel = channel
         self._events = events
-        self._one = one
-        self._committed = committed
-        self._max_batch = max_batch
-        self._max_batches = max_batches
-        self._queue: list[Write] = []
-        self._running: dict[asyncio.Task[None], set[str]] = {}  # each batch and its runs
-        self._busy: set[str] = set()  # the runs of the batches in flight
 
-    async def store(self, write: Write) -> None:
-        """Queue the write and wait for its batch's outcome."""
-        self._queue.append(write)
-        self._start()
-        await write.done
-
-    def _start(self) -> None:
-        while self._queue and len(self._running) < self._max_batches:
-            batch, runs = self._take()
-            if not batch:
-                return  # every queued write is of a run in flight: the next `_finished` starts them
-            task = asyncio.ensure_future(self._commit(batch))
-            self._running[task] = runs
-            self._busy |= runs
-            task.add_done_callback(self._finished)
-
-    def _take(self) -> tuple[list[Write], set[str]]:
-        """The next batch and its runs: queued writes in call order, at most one per run and none of
-        a run in a batch in flight. A batch is one statement, which sees the runs as they were
-        committed when it began, so a run's next write waits until its previous one has an outcome.
-        """
-        batch: list[Write] = []
-        later: list[Write] = []
-        runs: set[str] = set()
-        busy = self._busy
-        for write in self._queue:
-            run_id = write.record.run_id
-            if len(batch) < self._max_batch and run_id not in runs and run_id not in busy:
-                runs.add(run_id)
-                batch.append(write)
-            else:
-                later.append(write)
-        self._queue = later
-        return batch, runs
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._busy -= self._running.pop(task)
-        self._start()
-
-    async def _commit(self, batch: list[Write]) -> None:
-        try:
-            try:
-                accepted = await self._statement(batch)
-            except WfkitError as exc:  # the server is away or full: every write of the batch fails
-                for write in batch:
-                    write.settle(exc)
-                return
-            except asyncpg.PostgresError:  # one write spoiled the batch: give each its own transaction
-                await asyncio.gather(*(self._alone(write) for write in batch))
-                return
-            if accepted:
-                self._committed(accepted)
-            through = set(map(id, accepted))
-            for write in batch:
-                write.settle(None if id(write) in through else await self._why_not(write))
-        except Exception as exc:  # a bug: each caller gets it (nobody awaits this task)
-            for write in batch:
-                write.settle(exc)
-        except BaseException:  # cancelled at shutdown: never leave a caller waiting
-            for write in batch:
-                write.done.cancel()
-            raise
-
-    async def _alone(self, write: Write) -> None:
-        try:
-            await self._one(write)
-        except Exception as exc:
-            write.settle(exc)
-        else:
-            self._committed((write,))
-            write.settle(None)
-
-    async def _statement(self, batch: list[Write]) -> list[Write]:
+    async def apply(self, batch: list[Write]) -> list[Write]:
         """Apply the batch in one statement; the writes that got through, in call order."""
         records = _columns([w.row for w in batch])
         run_ids = sorted(w.record.run_id for w in batch)
@@ -265,7 +149,7 @@ class GroupCommit:
         through = set(row[0])
         return [write for ordinal, write in enumerate(batch, 1) if ordinal in through]
 
-    async def _why_not(self, write: Write) -> Exception:
+    async def why_not(self, write: Write) -> Exception:
         """Why a write did not get through: its foreign id is busy, or its version is not next."""
         record = write.record
         version = record.meta.version

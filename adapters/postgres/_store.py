@@ -4,8 +4,8 @@
 one run queue on the row lock and the later one sees the new version), inserts the history row,
 inserts or updates the latest row, inserts the outbox row from `outbox_event_for(record)` and
 queues `pg_notify('wfkit_changes', workflow)`, which PostgreSQL delivers only on commit.
-Concurrent calls share that transaction (`_batch.GroupCommit`: one statement and one WAL flush
-for a whole batch), each with its own outcome.
+Concurrent calls share that transaction (`GroupCommit` with `_batch.Batches`: one statement and one
+WAL flush for a whole batch), each with its own outcome.
 
 One active run per foreign id is the partial UNIQUE index `wfkit_runs_active`; its unique violation
 becomes `WorkflowInProgress`, so two processes creating a run for the same foreign id at once get one
@@ -29,6 +29,7 @@ from wfkit._graph import WorkflowInfo
 from wfkit._record import OutboxEvent, Record, outbox_event_for
 from wfkit._runstate import RunState
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._groupcommit import GroupCommit, Write
 from wfkit.adapters._sqlbase import QuietOutbox
 from wfkit.adapters._sqlreads import RecordReads
 from wfkit.adapters._sqlrows import (
@@ -38,7 +39,7 @@ from wfkit.adapters._sqlrows import (
     record_row,
 )
 
-from ._batch import GroupCommit, Write
+from ._batch import Batches
 from ._db import Database, OnDatabase, database
 from ._streamer import EventStreamer, append_event
 
@@ -69,12 +70,13 @@ class RecordStore(OnDatabase, RecordReads):
         self._streamer = streamer
         self._subscribers = Subscribers()
         self._quiet = QuietOutbox(self._subscribers.notify) if streamer is not None else None
+        batches = Batches(self._db, channel=CHANNEL, events=streamer is not None)
         self._group = GroupCommit(
-            self._db,
-            channel=CHANNEL,
-            events=streamer is not None,
+            apply=batches.apply,
+            why_not=batches.why_not,
             one=self._store_one,
             committed=self._committed,
+            spoiled=(asyncpg.PostgresError,),
         )
 
     async def open(self) -> None:
