@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import aiomysql
 import pytest
 
-from wfkit import ConfigurationError, WfkitError
-from wfkit._errors import WorkflowInProgress
+from wfkit import ConfigurationError, RunState, WfkitError
+from wfkit._errors import VersionConflict, WorkflowInProgress
 from wfkit._ports import RoleScheduler
 from wfkit.adapters import connect as connect_url
 from wfkit.adapters import mysql
@@ -34,7 +34,7 @@ from wfkit.testing.contracts import (
     TimeoutStoreContract,
     TimeoutStoreFactory,
 )
-from wfkit.testing.contracts._helpers import make_record
+from wfkit.testing.contracts._helpers import make_record, next_version
 
 HOST, PORT, USER = "127.0.0.1", 3306, "root"
 A = TypeVar("A", bound=AbstractAsyncContextManager[Any])
@@ -218,6 +218,47 @@ async def test_two_backends_triggering_one_foreign_id_get_exactly_one_run(my_url
         winners = [(await a.store.latest("my_workflow", f"user-{i}")).run_id for i in range(10)]
         assert sorted(row[0] for row in events) == sorted(winners)
         assert await a.store.list_outbox("my_workflow") == []
+
+
+async def test_versions_of_one_run_queued_together_commit_in_call_order(my_url: str) -> None:
+    # Writes queued together share a transaction (group commit), at most one per run: a run's next
+    # version waits for its previous one's batch, in the same batch or one running alongside.
+    await _empty(my_url)
+    async with connect_url(my_url) as backend:
+        for n in range(20):
+            first = make_record(foreign_id=f"run{n}")
+            second = next_version(first, status=2, run_state=RunState.RUNNING)
+            third = next_version(second, status=3)
+            others = [make_record(foreign_id=f"other{n}-{i}") for i in range(n % 6)]
+            results = await asyncio.gather(*(backend.store.store(r) for r in [first, *others, second, third]))
+            assert results == [None] * (3 + len(others))
+            assert await backend.store.history(first.run_id) == [first, second, third]
+
+
+async def test_a_batch_gives_each_write_its_own_outcome(my_url: str) -> None:
+    """Stale versions and a busy foreign id fail their own writes only, whatever batch they share."""
+    await _empty(my_url)
+    async with connect_url(my_url) as backend:
+        store = backend.store
+        runs = [make_record(foreign_id=f"user-{i}") for i in range(6)]
+        await asyncio.gather(*(store.store(r) for r in runs))
+        fresh = [next_version(r, status=2) for r in runs[:3]]
+        stale = [next_version(next_version(r), status=3) for r in runs[3:]]  # skips a version
+        # stale versions: the batch goes through, and only they are told why not
+        results = await asyncio.gather(*(store.store(r) for r in [*fresh, *stale]), return_exceptions=True)
+        assert results[:3] == [None] * 3
+        assert all(isinstance(r, VersionConflict) for r in results[3:]), results
+        # a busy foreign id spoils its batch: every write is retried alone, with its own answer
+        busy = make_record(foreign_id="user-0")  # user-0's run is still active
+        new = [make_record(foreign_id=f"user-new-{i}") for i in range(3)]
+        results = await asyncio.gather(*(store.store(r) for r in [*new, busy]), return_exceptions=True)
+        assert results[:3] == [None] * 3
+        assert isinstance(results[3], WorkflowInProgress)
+        assert results[3].run_id == runs[0].run_id
+        assert [r.meta.version for r in await store.history(runs[0].run_id)] == [1, 2]
+        assert [r.meta.version for r in await store.history(runs[5].run_id)] == [1]
+        events = await store._fetch("SELECT `key` FROM wfkit_events", ())
+        assert len(events) == len(runs) + len(fresh) + len(new)  # one per write that got through
 
 
 # -- streamer --------------------------------------------------------------------------------

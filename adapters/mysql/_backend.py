@@ -17,7 +17,7 @@ from ._streamer import DEFAULT_POLL_FREQUENCY, EventStreamer
 from ._timeouts import TimeoutStore
 
 DEFAULT_CONCURRENCY = 32
-"""Events each step consumer handles at once: their transactions commit side by side."""
+"""Events each step consumer handles at once: their writes share group-commit batches."""
 
 
 def connect(
@@ -37,7 +37,7 @@ def connect(
     connects within `connect_timeout` seconds or raises a `WfkitError` naming host and port, then
     creates or migrates the schema. `lease` is the role lease in seconds, `poll_frequency` how often a
     caught-up receiver looks for other processes' events, `concurrency` how many events each step
-    consumer handles at once (their commits overlap, and InnoDB flushes them together); other
+    consumer handles at once (their writes share group-commit batches); other
     keyword options go to `Backend.build` (with `clock`, if given).
     """
     db = Database(url, connect_timeout=connect_timeout, max_size=pool_size)

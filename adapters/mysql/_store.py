@@ -3,10 +3,13 @@
 `store()` is one transaction: it reads the run's current version with `SELECT … FOR UPDATE` (the
 compare-and-set: concurrent writers of one run queue on the row lock and the later one sees the new
 version), inserts the history row, inserts or updates the latest row and inserts the outbox row from
-`outbox_event_for(record)`. One active run per foreign id is the UNIQUE index `wfkit_runs_active`
+`outbox_event_for(record)`. Concurrent calls share that transaction (`GroupCommit` with
+`_batch.Batches`: a few multi-row statements for a whole batch), each with its own outcome. One
+active run per foreign id is the UNIQUE index `wfkit_runs_active`
 over a generated column (the foreign id while the run is active, NULL otherwise); its duplicate-key
 error becomes `WorkflowInProgress`, so two processes creating a run for one foreign id at once get
-one run and one error. A deadlock or lock wait timeout reruns the transaction.
+one run and one error (a batch it spoils is retried one write per transaction). A deadlock or lock
+wait timeout reruns a single write's transaction.
 
 Given the streamer on the same `Database` (as `mysql.connect()` makes them), the event goes straight
 to the streamer's table in the write's own transaction instead of the outbox (nothing to relay), and
@@ -18,30 +21,31 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiomysql
 
 from wfkit._errors import ConfigurationError, VersionConflict, WorkflowInProgress
 from wfkit._graph import WorkflowInfo
-from wfkit._record import OutboxEvent, Record, outbox_event_for, topic_for
-from wfkit._runstate import RunState
+from wfkit._record import OutboxEvent, Record, outbox_event_for
 from wfkit.adapters._feed import Subscribers
+from wfkit.adapters._groupcommit import GroupCommit, Write
 from wfkit.adapters._sqlbase import QuietOutbox
 from wfkit.adapters._sqlreads import RecordReads
 from wfkit.adapters._sqlrows import (
-    COLUMNS,
     outbox_from_row,
     record_row,
 )
 
+from ._batch import Batches
 from ._db import Database, OnDatabase, database, duplicate_key, is_retryable
-from ._streamer import EventStreamer, append_event
+from ._streamer import EventStreamer
 
-# Objects travel as hex and are stored with UNHEX: aiomysql's bytes escaping broke with PyMySQL 1.2.
-_PLACEHOLDERS = ", ".join(["%s"] * 6 + ["UNHEX(%s)"] + ["%s"] * 7)
 _ATTEMPTS = 5
+MAX_BATCH = 100
+"""Writes per group commit: one statement per table carries them all, so keep it well under
+`max_allowed_packet` for ordinary objects (a batch that fails as a whole falls back to one per write)."""
 
 
 class RecordStore(OnDatabase, RecordReads):
@@ -63,6 +67,15 @@ class RecordStore(OnDatabase, RecordReads):
         self._streamer = streamer
         self._subscribers = Subscribers()
         self._quiet = QuietOutbox(self._subscribers.notify) if streamer is not None else None
+        self._batches = batches = Batches(self._db, events=streamer is not None)
+        self._group = GroupCommit(
+            apply=batches.apply,
+            why_not=batches.why_not,
+            one=self._store_one,
+            committed=self._committed,
+            spoiled=(aiomysql.MySQLError,),
+            max_batch=MAX_BATCH,
+        )
 
     async def close(self) -> None:
         if self._quiet is not None:
@@ -74,14 +87,32 @@ class RecordStore(OnDatabase, RecordReads):
         return self._subscribers.subscribe(workflow_name, callback)
 
     async def store(self, record: Record) -> None:
-        """Write the next version of a run and its outbox event in one transaction, or raise."""
+        """Write the next version of a run and its outbox event in one transaction, or raise.
+
+        Concurrent calls share transactions (`GroupCommit` with `_batch.Batches`); each still gets
+        its own outcome.
+        """
+        if record.meta.version < 1:
+            raise ValueError(f"record versions start at 1, got {record.meta.version} for run {record.run_id}")
+        await self._group.store(
+            Write(record, record_row(record, record.object.hex()), outbox_event_for(record))
+        )
+
+    def _committed(self, writes: Sequence[Write]) -> None:
+        if self._streamer is not None:
+            for topic in {w.event.topic: None for w in writes}:
+                self._streamer._wake(topic)
+        for workflow in {w.record.workflow_name: None for w in writes}:
+            self._subscribers.notify(workflow)
+
+    async def _store_one(self, write: Write) -> None:
+        """One write in its own transaction (what a batch falls back on), rerun after a deadlock."""
+        record = write.record
         run_id, version = record.run_id, record.meta.version
-        if version < 1:
-            raise ValueError(f"record versions start at 1, got {version} for run {run_id}")
         for attempt in range(_ATTEMPTS):
             try:
-                await self._store(record)
-                break
+                await self._store(write)
+                return
             except aiomysql.MySQLError as exc:
                 key = duplicate_key(exc)
                 if key == "wfkit_runs_active":
@@ -97,53 +128,10 @@ class RecordStore(OnDatabase, RecordReads):
                     raise VersionConflict(run_id, expected=version - 1, actual=current) from None
                 if not is_retryable(exc) or attempt == _ATTEMPTS - 1:
                     raise
-        if self._streamer is not None:
-            self._streamer._wake(topic_for(record))
-        self._subscribers.notify(record.workflow_name)
 
-    async def _store(self, record: Record) -> None:
-        run_id, version = record.run_id, record.meta.version
-        row = record_row(record, record.object.hex())
-        event = outbox_event_for(record)
-        async with self._db.transaction() as conn:
-            stored: int | None = await conn.fetchval(
-                "SELECT version FROM wfkit_runs WHERE run_id = %s FOR UPDATE", (run_id,)
-            )
-            if (stored or 0) != version - 1:
-                raise VersionConflict(run_id, expected=version - 1, actual=stored)
-            if stored is None:
-                await conn.execute(f"INSERT INTO wfkit_runs ({COLUMNS}) VALUES ({_PLACEHOLDERS})", row)
-            else:
-                await conn.execute(
-                    "UPDATE wfkit_runs SET version = %s, run_state = %s, status = %s, object = UNHEX(%s), "
-                    "updated_at = %s, run_state_reason = %s, status_description = %s, "
-                    "trace_origin = %s, traceparent = %s WHERE run_id = %s",
-                    (*row[1:2], *row[4:7], row[8], *row[10:14], run_id),
-                )
-            if record.run_state is RunState.DATA_DELETED:
-                await conn.execute(
-                    "UPDATE wfkit_records SET object = UNHEX(%s) WHERE run_id = %s",
-                    (record.object.hex(), run_id),
-                )
-            await conn.execute(f"INSERT INTO wfkit_records ({COLUMNS}) VALUES ({_PLACEHOLDERS})", row)
-            headers = json.dumps(dict(event.headers))
-            if self._streamer is not None:
-                created_at = event.created_at.isoformat()
-                await append_event(conn, event.topic, event.key, event.type, headers, created_at)
-                return
-            await conn.execute(
-                "INSERT INTO wfkit_outbox (id, workflow_name, topic, `key`, type, headers, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (
-                    event.id,
-                    event.workflow_name,
-                    event.topic,
-                    event.key,
-                    event.type,
-                    headers,
-                    event.created_at.isoformat(),
-                ),
-            )
+    async def _store(self, write: Write) -> None:
+        if not await self._batches.apply([write]):
+            raise await self._batches.why_not(write)
 
     async def list_outbox(self, workflow_name: str, limit: int = 1000) -> builtins.list[OutboxEvent]:
         """Unpublished outbox events of the workflow, oldest first (see `QuietOutbox` for a store
