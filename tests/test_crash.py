@@ -5,7 +5,7 @@ At the end every run has completed, every history has versions 1..6 with each st
 transition applied twice, none lost), every object shows each step applied once, the outbox is
 empty and the workers exit 0 on SIGTERM. The driver is `tests/crash/driver.py`; the lease is one
 second, so a killed worker's roles move on within about a second. SQLite runs on a temp file,
-PostgreSQL on a fresh database on 127.0.0.1:5432 that is dropped afterwards.
+PostgreSQL and MariaDB each on a fresh database (127.0.0.1:5432, :3306) that is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiomysql
 import asyncpg
 import pytest
 from crash.driver import CrashReport, crash_test
 
 RUNS = 2000
-HOST, PORT = "127.0.0.1", 5432
+HOST, PORT, MYSQL_PORT = "127.0.0.1", 5432, 3306
 
 
 def _check(report: CrashReport) -> None:
@@ -58,4 +59,32 @@ async def test_postgres_workers_killed_every_second_lose_no_run(
     fresh_pg_database: str, tmp_path: Path
 ) -> None:
     report = await crash_test(fresh_pg_database, runs=RUNS, seed=7, logs=tmp_path)
+    _check(report)
+
+
+@pytest.fixture
+async def fresh_mysql_database() -> AsyncIterator[str]:
+    """The URL of a new, empty MariaDB database, dropped afterwards."""
+    name = f"wfkit_crash_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await aiomysql.connect(
+            host=HOST, port=MYSQL_PORT, user="root", connect_timeout=5, autocommit=True
+        )
+    except (OSError, aiomysql.MySQLError) as exc:
+        pytest.fail(f"MariaDB is not reachable on {HOST}:{MYSQL_PORT} ({exc}): start it (see DEVELOPERS.md)")
+    try:
+        async with admin.cursor() as cur:
+            await cur.execute(f"CREATE DATABASE `{name}`")
+        yield f"mysql://root@{HOST}:{MYSQL_PORT}/{name}"
+    finally:
+        async with admin.cursor() as cur:
+            await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+async def test_mysql_workers_killed_every_second_lose_no_run(
+    fresh_mysql_database: str, tmp_path: Path
+) -> None:
+    """Beyond the issue's SQLite and PostgreSQL: MySQL's group commit under the same kills."""
+    report = await crash_test(fresh_mysql_database, runs=RUNS, seed=7, logs=tmp_path)
     _check(report)
