@@ -7,7 +7,8 @@ is exact and a hot loop shows up as a budget overrun instead of a hung test.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -359,3 +360,40 @@ def test_a_client_built_without_consumers_triggers_and_workers_do_the_steps() ->
     alone, after = simulate(main)
     assert alone == [Status.START]  # the client started no process
     assert after == [Status.START, Status.MIDDLE, Status.END]
+
+
+def test_stop_cancels_again_a_process_that_swallowed_its_cancellation() -> None:
+    """A library can swallow a cancellation (Python 3.11's `asyncio.wait_for` returns a result that
+    lands with the cancel; database drivers connect through it): `stop()` still ends, because a
+    process still running a moment later is cancelled again."""
+    swallowed: list[str] = []
+
+    class StubbornRoles:
+        """Every role is taken elsewhere; the first cancellation of each wait is lost."""
+
+        @contextlib.asynccontextmanager
+        async def hold(self, role: str) -> AsyncIterator[None]:
+            while True:
+                try:
+                    await asyncio.sleep(0.05)
+                except asyncio.CancelledError:
+                    if role in swallowed:
+                        raise
+                    swallowed.append(role)
+            yield  # never reached: the role is never free
+
+    async def main() -> float:
+        clock = SimClock()
+        b = wfkit.Builder("stubborn", Doc, Status)
+        b.add_step(Status.START, lambda run: Status.END, Status.END)
+        wf = build(b, clock, roles=StubbornRoles())
+        await wf.run()
+        await asyncio.sleep(1)
+        started = asyncio.get_running_loop().time()
+        async with asyncio.timeout(60):
+            await wf.stop()
+        return asyncio.get_running_loop().time() - started
+
+    took = simulate(main)
+    assert swallowed  # the scenario happened: cancellations were lost
+    assert took <= 2.0

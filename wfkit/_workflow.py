@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 _CALLBACK_ATTEMPTS = 3
+_RECANCEL = 1.0
+"""Seconds `stop()` waits for its processes before cancelling the ones still running again."""
 
 T = TypeVar("T")
 S = TypeVar("S", bound=enum.IntEnum)
@@ -176,8 +178,17 @@ class Workflow(Generic[T, S]):
         for task in tasks:
             task.cancel()
         try:
-            # gather, unlike awaiting each task, lets a cancellation of stop() itself through
-            await asyncio.gather(*tasks, return_exceptions=True)
+            pending = set(tasks)
+            while pending:
+                # A library can swallow a cancellation (Python 3.11's asyncio.wait_for returns a
+                # result that lands with the cancel, and database drivers connect through it): a
+                # process still running a moment later is cancelled again.
+                _, pending = await asyncio.wait(pending, timeout=_RECANCEL)
+                for task in pending:
+                    task.cancel()
+            for task in tasks:
+                if not task.cancelled():
+                    task.exception()  # retrieved: a process's last error was logged where it happened
         finally:
             self._running = False
 
