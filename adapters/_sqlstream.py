@@ -182,9 +182,8 @@ class EventReceiver:
         streamer, topic = self._streamer, self._topic
         while True:
             self._check_open()
-            if self._buffer:
-                event = self._buffer.pop(0)
-                self._pos = event.id
+            event = self.recv_nowait()
+            if event is not None:
                 return event
             fut = streamer._wait_for_send(topic)  # before reading, so no wake-up is missed
             try:

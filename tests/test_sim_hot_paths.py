@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import enum
 import hashlib
 import random
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
+from _reminders import Status, reminders
 
 import wfkit
 from wfkit._process import Wake
@@ -20,29 +19,6 @@ from wfkit.testing._simclock import SimClock
 from wfkit.testing._simloop import SimLoop
 from wfkit.testing._simloop import run as sim_run
 from wfkit.testing._trace import Trace
-
-
-class Status(enum.IntEnum):
-    START = 1
-    WAITING = 2
-    DONE = 3
-
-
-@dataclasses.dataclass
-class Doc:
-    n: int = 0
-
-
-def reminders(hours: int) -> wfkit.Builder[Doc, Status]:
-    b = wfkit.Builder("reminders", Doc, Status)
-    b.add_step(Status.START, lambda run: Status.WAITING, Status.WAITING)
-
-    def remind(run: wfkit.Run[Doc, Status], now: object) -> Status:
-        run.object.n += 1
-        return Status.DONE if run.object.n >= hours else Status.WAITING
-
-    b.add_timeout(Status.WAITING, wfkit.after(timedelta(hours=1)), remind, Status.WAITING, Status.DONE)
-    return b
 
 
 def _cursors(streamer: memory.EventStreamer) -> int:

@@ -3,40 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 import random
 from datetime import UTC, datetime, timedelta
-from typing import Any
+
+from _reminders import Doc, Status, reminders
 
 import wfkit
 from wfkit.adapters import memory
 from wfkit.testing import SimEnv, SimRunner
 from wfkit.testing._simclock import SimClock
-
-
-class Status(enum.IntEnum):
-    START = 1
-    WAITING = 2
-    DONE = 3
-
-
-@dataclasses.dataclass
-class Doc:
-    n: int = 0
-    wait: float = 3600.0
-
-
-def reminders(hours: int, timer: Any = None) -> wfkit.Builder[Doc, Status]:
-    b = wfkit.Builder("reminders", Doc, Status)
-    b.add_step(Status.START, lambda run: Status.WAITING, Status.WAITING)
-
-    def remind(run: wfkit.Run[Doc, Status], now: datetime) -> Status:
-        run.object.n += 1
-        return Status.DONE if run.object.n >= hours else Status.WAITING
-
-    timer = wfkit.after(timedelta(hours=1)) if timer is None else timer
-    b.add_timeout(Status.WAITING, timer, remind, Status.WAITING, Status.DONE)
-    return b
 
 
 async def fire_times(env: SimEnv, wf: wfkit.Workflow[Doc, Status], hours: int) -> list[float]:

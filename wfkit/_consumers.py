@@ -13,14 +13,13 @@ from wfkit._ids import stable_shard
 from wfkit._options import Resolved
 from wfkit._process import Process, consume
 from wfkit._record import Event, Header, Record, delete_topic, run_state_change_topic, topic
-from wfkit._runstate import RunState
+from wfkit._runstate import STOPPED, RunState
 from wfkit._runtime import Runtime, as_async, call
 
 if TYPE_CHECKING:
     from wfkit._workflow import Workflow
 
 DELETED_MARKER = b'{"result":"deleted"}'
-_STOPPED = frozenset(state for state in RunState if state.stopped)
 _H_VERSION = Header.RECORD_VERSION.value  # a plain str: an enum member is slower to look up
 
 
@@ -57,7 +56,7 @@ async def current_record(rt: Runtime, proc: Process, event: Event, status: int |
         return None
     if record.meta.version < announced:
         raise StaleRecord(record.run_id, record.meta.version, announced)
-    if record.run_state in _STOPPED:
+    if record.run_state in STOPPED:
         proc.metrics.skip("record stopped")
         rt.debug_log("Skipping consumption of stopped workflow record", run_id=record.run_id)
         return None

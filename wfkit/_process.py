@@ -271,25 +271,30 @@ class _Window:
     async def _handle_ahead(self, advance: Advance, record: Record) -> None:
         await self._slots.acquire()
         try:
-            started = asyncio.get_running_loop().time()
-            await advance(record)
-            self._proc.metrics.observe(asyncio.get_running_loop().time() - started)
+            await self._observed(advance(record))
         finally:
-            self._slots.release()
-            if self._last_of_run.get(record.run_id) is asyncio.current_task():
-                del self._last_of_run[record.run_id]
+            self._finished(record.run_id)
 
     async def _handle(self, event: Event, before: asyncio.Task[None] | None) -> None:
         try:
             if before is not None and not before.done():
                 await asyncio.wait((before,))
-            started = asyncio.get_running_loop().time()
-            await self._handler(event)
-            self._proc.metrics.observe(asyncio.get_running_loop().time() - started)
+            await self._observed(self._handler(event))
         finally:
-            self._slots.release()
-            if self._last_of_run.get(event.key) is asyncio.current_task():
-                del self._last_of_run[event.key]
+            self._finished(event.key)
+
+    async def _observed(self, handling: Awaitable[None]) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await handling
+        self._proc.metrics.observe(loop.time() - started)
+
+    def _finished(self, run_id: str) -> None:
+        """A handler of the run is done (either way): free its slot, and the run unless a later
+        handler of it has started."""
+        self._slots.release()
+        if self._last_of_run.get(run_id) is asyncio.current_task():
+            del self._last_of_run[run_id]
 
     async def _ack_in_order(self) -> None:
         while True:

@@ -30,7 +30,7 @@ class RunState(enum.IntEnum):
     @property
     def stopped(self) -> bool:
         """Consumers leave the run alone: paused, cancelled or its data deleted."""
-        return self in _STOPPED
+        return self in STOPPED
 
     @property
     def active(self) -> bool:
@@ -50,9 +50,10 @@ class RunState(enum.IntEnum):
 _FINISHED = frozenset(
     {RunState.COMPLETED, RunState.CANCELLED, RunState.REQUESTED_DATA_DELETED, RunState.DATA_DELETED}
 )
-_STOPPED = frozenset(
+STOPPED = frozenset(
     {RunState.PAUSED, RunState.CANCELLED, RunState.REQUESTED_DATA_DELETED, RunState.DATA_DELETED}
 )
+"""The run states consumers leave alone (`RunState.stopped`), as a set for hot-path membership tests."""
 _ALLOWED: dict[RunState, tuple[RunState, ...]] = {
     RunState.INITIATED: (RunState.RUNNING, RunState.PAUSED),
     RunState.RUNNING: (RunState.COMPLETED, RunState.PAUSED, RunState.CANCELLED),

@@ -25,7 +25,7 @@ from wfkit._ports import EventStreamer, RecordStore, RoleScheduler, TimeoutStore
 from wfkit._process import Process, ProcessState, Wake
 from wfkit._record import Record
 from wfkit._run import Cancel, Pause, Run, SaveAndRepeat, Skip
-from wfkit._runstate import RunState
+from wfkit._runstate import STOPPED, RunState
 
 
 async def call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -202,7 +202,7 @@ class Runtime:
     def _committed(self, record: Record, previous: RunState) -> None:
         if self._lanes:
             lanes = self._lanes.get(record.status)
-            if lanes is not None and record.run_state not in _STOPPED:
+            if lanes is not None and record.run_state not in STOPPED:
                 lanes.run_ahead(record)
         if previous is not record.run_state:
             self.metrics.run_state_change(
@@ -427,9 +427,6 @@ class _Lanes:
         run_ahead = self.by_shard.get(index)
         if run_ahead is not None:
             run_ahead(record)
-
-
-_STOPPED = frozenset(state for state in RunState if state.stopped)
 
 
 class StepFailed(WfkitError):

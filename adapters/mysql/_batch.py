@@ -4,10 +4,10 @@
 run id order (`SELECT … FOR UPDATE`), keeps the writes whose version is the next one (the
 compare-and-set, decided under the locks), and then writes all of them with one statement per
 table: the new runs, the advanced runs (one `UPDATE` with a `CASE` per column), the history rows,
-and the events (topic rows locked in sorted order, ids drawn in write order) or outbox rows. About
-seven round trips per batch instead of seven per write, which is what the pure-Python driver
-costs. A new run whose foreign id is busy fails the whole statement (a duplicate key): the batch
-then falls back to one transaction per write, each with its own answer.
+and the events (`append_events`) or outbox rows. About seven round trips per batch instead of seven
+per write, which is what the pure-Python driver costs. A new run whose foreign id is busy fails the
+whole statement (a duplicate key): the batch then falls back to one transaction per write, each
+with its own answer.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from wfkit.adapters._groupcommit import Write
 from wfkit.adapters._sqlrows import COLUMNS
 
 from ._db import Conn, Database
+from ._streamer import append_events
 
 PLACEHOLDERS = ", ".join(["%s"] * 6 + ["UNHEX(%s)"] + ["%s"] * 7)
 """One row of `COLUMNS` (objects travel as hex: aiomysql's bytes escaping broke with PyMySQL 1.2)."""
@@ -98,17 +99,7 @@ class Batches:
         )
         events = [_event_row(w.event) for w in ok]
         if self._events:
-            topics = sorted({row[0] for row in events})
-            await conn.execute(
-                f"INSERT INTO wfkit_topics (topic) VALUES {_values(len(topics), '%s')} "
-                "ON DUPLICATE KEY UPDATE topic = topic",
-                topics,
-            )
-            await conn.execute(
-                "INSERT INTO wfkit_events (topic, `key`, type, headers, created_at) "
-                f"VALUES {_values(len(events), _markers(5))}",
-                [value for row in events for value in row],
-            )
+            await append_events(conn, events)
         else:
             await conn.execute(
                 "INSERT INTO wfkit_outbox (id, workflow_name, topic, `key`, type, headers, created_at) "

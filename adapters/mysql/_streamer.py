@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,19 +37,25 @@ DEFAULT_POLL_FREQUENCY = 0.1
 _ATTEMPTS = 5
 
 
-async def append_event(conn: Any, topic: str, key: str, type: int, headers: str, created_at: str) -> None:
-    """Append an event inside the caller's transaction (the sender's, or a store write's own): the
-    topic's row in `wfkit_topics` is locked to the commit, so ids of one topic become visible in order.
+async def append_events(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Append events, each `(topic, key, type, headers, created_at)`, inside the caller's transaction
+    (a sender's, or a batch of store writes): their topics' rows in `wfkit_topics` are locked in
+    sorted order to the commit, so ids of one topic become visible in order and concurrent
+    appenders never deadlock; ids are drawn in the order of `rows`.
 
-    `INSERT … ON DUPLICATE KEY UPDATE` takes that row's exclusive lock whether it creates the row or
+    `INSERT … ON DUPLICATE KEY UPDATE` takes each row's exclusive lock whether it creates the row or
     finds it (InnoDB locks a duplicate it updates exclusively), so no `SELECT … FOR UPDATE` follows.
     """
+    topics = sorted({row[0] for row in rows})
     await conn.execute(
-        "INSERT INTO wfkit_topics (topic) VALUES (%s) ON DUPLICATE KEY UPDATE topic = topic", (topic,)
+        f"INSERT INTO wfkit_topics (topic) VALUES {', '.join(['(%s)'] * len(topics))} "
+        "ON DUPLICATE KEY UPDATE topic = topic",
+        topics,
     )
     await conn.execute(
-        "INSERT INTO wfkit_events (topic, `key`, type, headers, created_at) VALUES (%s, %s, %s, %s, %s)",
-        (topic, key, type, headers, created_at),
+        "INSERT INTO wfkit_events (topic, `key`, type, headers, created_at) VALUES "
+        + ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows)),
+        [value for row in rows for value in row],
     )
 
 
@@ -117,7 +123,7 @@ class EventStreamer(CoalescedAcks, LocalWakeups, OnDatabase, OneOffReceivers):
         for attempt in range(_ATTEMPTS):
             try:
                 async with self._db.transaction() as conn:
-                    await append_event(conn, topic, key, type, encoded, created_at)
+                    await append_events(conn, [(topic, key, type, encoded, created_at)])
                 break
             except aiomysql.MySQLError as exc:
                 if not is_retryable(exc) or attempt == _ATTEMPTS - 1:

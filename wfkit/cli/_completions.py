@@ -59,7 +59,7 @@ class Completions:
         return cls(receiver, stall=stall, check=check)
 
     def watch(self, foreign_id: str) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = self._loop.create_future()
         self._waiting[foreign_id] = future
         return future
 
